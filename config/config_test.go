@@ -1,0 +1,168 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const sampleConfig = `
+base_url = "http://127.0.0.1:5000/v1/api"
+account_id = "DU1234567"
+
+[[consumers]]
+consumer_key = "BEARHEDGE"
+access_token = "9f3c1e7a5b2d4f6081ac"
+access_token_secret = "c2VjcmV0"
+signature_key = "keys/private_signature.pem"
+encryption_key = "/abs/private_encryption.pem"
+dh_params = "dhparam.pem"
+trading = true
+
+[[consumers]]
+consumer_key = "TESTCONS"
+realm = "test_realm"
+access_token = "t"
+access_token_secret = "s"
+signature_key = "a.pem"
+encryption_key = "b.pem"
+dh_params = "c.pem"
+
+[gateway]
+ports = [4001, 4002]
+close_wait_threshold = 25
+restart_command = ["systemctl", "restart", "ib-gateway"]
+cooldown = "10m"
+interval = "2s"
+
+[orders]
+max_quantity = 5
+audit_log = "orders.jsonl"
+`
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadSample(t *testing.T) {
+	path := writeConfig(t, sampleConfig)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(path)
+
+	if len(c.Consumers) != 2 {
+		t.Fatalf("%d consumers, want 2", len(c.Consumers))
+	}
+	first := c.Consumers[0]
+	if first.Realm != "limited_poa" {
+		t.Errorf("default realm = %q, want limited_poa", first.Realm)
+	}
+	if want := filepath.Join(dir, "keys/private_signature.pem"); first.SignatureKey != want {
+		t.Errorf("signature_key = %s, want %s (relative to the config file)", first.SignatureKey, want)
+	}
+	if first.EncryptionKey != "/abs/private_encryption.pem" {
+		t.Errorf("absolute encryption_key changed to %s", first.EncryptionKey)
+	}
+	if got, _ := c.TradingConsumer(); got.ConsumerKey != "BEARHEDGE" {
+		t.Errorf("trading consumer = %s", got.ConsumerKey)
+	}
+	if c.Gateway.Cooldown.Duration != 10*time.Minute || c.Gateway.Interval.Duration != 2*time.Second {
+		t.Errorf("durations = %v, %v", c.Gateway.Cooldown, c.Gateway.Interval)
+	}
+	if c.Gateway.ConsecutiveScans != 3 {
+		t.Errorf("consecutive_scans default = %d, want 3", c.Gateway.ConsecutiveScans)
+	}
+	if c.Orders.AuditLog != filepath.Join(dir, "orders.jsonl") {
+		t.Errorf("audit_log = %s", c.Orders.AuditLog)
+	}
+	if !c.CompeteValue() {
+		t.Error("compete defaults to false, want true")
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	valid := strings.Replace(sampleConfig, `[[consumers]]
+consumer_key = "TESTCONS"`, `[[consumers]]
+consumer_key = "TESTCONS2"`, 1)
+	cases := []struct {
+		name, text, want string
+	}{
+		{"unknown key", sampleConfig + "\nbase_ulr = \"x\"\n", "unknown keys orders.base_ulr"},
+		{"syntax", "base_url = \n", "config.toml"},
+		{"bad url", strings.Replace(sampleConfig, "http://127.0.0.1:5000/v1/api", "ftp://x", 1), `base_url "ftp://x"`},
+		{"test realm on other key", valid, "test_realm is only for TESTCONS"},
+		{"missing token", strings.Replace(sampleConfig, `access_token = "t"`, "", 1), "consumer TESTCONS: access_token is missing"},
+		{"bad realm", strings.Replace(sampleConfig, `realm = "test_realm"`, `realm = "paper"`, 1), `realm "paper"`},
+		{"two trading", strings.Replace(sampleConfig, `dh_params = "c.pem"`, "dh_params = \"c.pem\"\ntrading = true", 1), "more than one consumer"},
+		{"bad port", strings.Replace(sampleConfig, "4002", "70000", 1), "70000 is not a TCP port"},
+		{"bad duration", strings.Replace(sampleConfig, `"10m"`, `"10 minutes"`, 1), "invalid duration"},
+		{"zero quantity", strings.Replace(sampleConfig, "max_quantity = 5", "max_quantity = -1", 1), "max_quantity -1"},
+		{"duplicate consumer", strings.Replace(sampleConfig, `"TESTCONS"`, `"BEARHEDGE"`, 1), "appears twice"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(writeConfig(t, tc.text))
+			if err == nil {
+				t.Fatal("config was accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "none.toml"))
+	if err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "--demo") {
+		t.Errorf("error = %v, want one pointing at --demo", err)
+	}
+}
+
+func TestDefaultPath(t *testing.T) {
+	t.Setenv(EnvPath, "/from/env.toml")
+	if got := DefaultPath("/from/flag.toml"); got != "/from/flag.toml" {
+		t.Errorf("flag ignored: %s", got)
+	}
+	if got := DefaultPath(""); got != "/from/env.toml" {
+		t.Errorf("env ignored: %s", got)
+	}
+	t.Setenv(EnvPath, "")
+	if got := DefaultPath(""); !strings.HasSuffix(got, filepath.Join("ibdash", "config.toml")) {
+		t.Errorf("default = %s", got)
+	}
+}
+
+func TestWriteRoundTrip(t *testing.T) {
+	c, err := Load(writeConfig(t, sampleConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "out.toml")
+	if err := c.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := os.Stat(path)
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("written with mode %o, want 600", info.Mode().Perm())
+	}
+	again, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Consumers[1].ConsumerKey != "TESTCONS" || again.Gateway.Cooldown != c.Gateway.Cooldown {
+		t.Error("round trip lost values")
+	}
+	if err := c.Write(path); err == nil {
+		t.Error("Write overwrote an existing file")
+	}
+}
