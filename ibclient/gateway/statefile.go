@@ -1,0 +1,131 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// stateVersion is the format version written to the state file.
+const stateVersion = 1
+
+// maxStoredRestarts bounds the history in the state file; the hourly cap
+// and the cooldown need only the last hour of it.
+const maxStoredRestarts = 200
+
+// Restart is one restart of the gateway, or in dry-run mode one that
+// would have run.
+type Restart struct {
+	Time     time.Time `json:"time"`
+	Finished time.Time `json:"finished"`
+	// Reason names the ports and the rule that fired, such as
+	// "port 4001: CLOSE_WAIT 31 >= 20 for 3 scans".
+	Reason string `json:"reason"`
+	// Ports are the counts of the scan that triggered the restart.
+	Ports   []PortCounts `json:"ports"`
+	Command []string     `json:"command"`
+	DryRun  bool         `json:"dry_run"`
+	// ExitStatus is the exit code, or -1 when the command did not exit
+	// by itself (dry run, not found, timed out, killed).
+	ExitStatus int `json:"exit_status"`
+	// Error is why the command failed; empty on success and in dry runs.
+	Error string `json:"error,omitempty"`
+	// Output is the tail of the command's combined stdout and stderr, at
+	// most MaxOutputTail bytes.
+	Output          string `json:"output,omitempty"`
+	OutputTruncated bool   `json:"output_truncated,omitempty"`
+}
+
+// Failed reports whether the command ran and failed.
+func (r Restart) Failed() bool { return !r.DryRun && r.Error != "" }
+
+// PortCounts is the state of one port when a restart was triggered.
+type PortCounts struct {
+	Port      int  `json:"port"`
+	Listening bool `json:"listening"`
+	Counts
+	ProbeError string `json:"probe_error,omitempty"`
+}
+
+// stateFile is the JSON document on disk.
+type stateFile struct {
+	Version  int       `json:"version"`
+	Restarts []Restart `json:"restarts"`
+}
+
+// loadState reads the restart history at path. A missing file is an
+// empty history.
+func loadState(path string) ([]Restart, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gateway: read state file: %w", err)
+	}
+	var state stateFile
+	if err := json.Unmarshal(data, &state); err != nil {
+		return nil, fmt.Errorf("gateway: state file %s is not valid JSON (%v); move it aside to start with an empty restart history", path, err)
+	}
+	if state.Version != stateVersion {
+		return nil, fmt.Errorf("gateway: state file %s has version %d, expected %d; move it aside to start with an empty restart history", path, state.Version, stateVersion)
+	}
+	return state.Restarts, nil
+}
+
+// saveState writes the last maxStoredRestarts records to path
+// atomically: a temporary file in the same folder is written, synced
+// and renamed over path, and the folder is synced, so a crash leaves
+// either the old file or the new one.
+func saveState(path string, restarts []Restart) error {
+	if len(restarts) > maxStoredRestarts {
+		restarts = restarts[len(restarts)-maxStoredRestarts:]
+	}
+	data, err := json.MarshalIndent(stateFile{Version: stateVersion, Restarts: restarts}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("gateway: encode state file: %w", err)
+	}
+	data = append(data, '\n')
+
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("gateway: create state folder: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("gateway: write state file: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
+
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("gateway: write state file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("gateway: sync state file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("gateway: write state file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("gateway: replace state file: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("gateway: sync state folder: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("gateway: sync state folder: %w", err)
+	}
+	return nil
+}
