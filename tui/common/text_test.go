@@ -1,0 +1,71 @@
+package common
+
+import (
+	"testing"
+	"time"
+)
+
+func TestTruncateAtWordBoundary(t *testing.T) {
+	cases := []struct {
+		in    string
+		width int
+		want  string
+	}{
+		{"short", 10, "short"},
+		{"hello world", 11, "hello world"},
+		{"hello world", 10, "hello…"},
+		{"hello big world", 12, "hello big…"},
+		{"supercalifragilistic", 6, "super…"},
+		{"a, b, c", 5, "a, b…"},
+		{"anything", 1, "…"},
+		{"anything", 0, ""},
+	}
+	for _, c := range cases {
+		if got := Truncate(c.in, c.width); got != c.want {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", c.in, c.width, got, c.want)
+		}
+	}
+}
+
+func TestWrapKeepsWords(t *testing.T) {
+	got := Wrap("the quick brown fox jumps", 10)
+	want := []string{"the quick", "brown fox", "jumps"}
+	if len(got) != len(want) {
+		t.Fatalf("Wrap = %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+func TestCountdownUnits(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		after time.Duration
+		want  string
+	}{
+		{-time.Second, "now"},
+		{0, "now"},
+		{12 * time.Second, "12s"},
+		{4*time.Minute + 9*time.Second, "4m 09s"},
+		{3*time.Hour + 5*time.Minute + 59*time.Second, "3h 05m"},
+		{52 * time.Hour, "2d 4h"},
+	}
+	for _, c := range cases {
+		if got := Countdown(now, now.Add(c.after)); got != c.want {
+			t.Errorf("Countdown(+%s) = %q, want %q", c.after, got, c.want)
+		}
+	}
+}
+
+func TestAgoNeverForZeroTime(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	if got := Ago(now, time.Time{}); got != "never" {
+		t.Errorf("Ago(zero) = %q, want never", got)
+	}
+	if got := Ago(now, now.Add(-90*time.Second)); got != "1m 30s ago" {
+		t.Errorf("Ago(-90s) = %q, want 1m 30s ago", got)
+	}
+}

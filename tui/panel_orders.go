@@ -1,0 +1,188 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/ibdash/ibdash/tui/common"
+)
+
+// Order is one order of the orders panel: the parent and its legs (the
+// attached stop-loss), as cmd/ibdash builds it from IB's live orders.
+type Order struct {
+	ID          string // IB's order id of the parent
+	Ref         string // the client order id (cOID) ibdash gave it
+	Description string // such as "BUY 1 SPY 2025-08-15 500 C LMT 2.50"
+	Placed      time.Time
+	Legs        []Leg
+}
+
+// Leg is one IB order inside an Order.
+type Leg struct {
+	Role    string // "parent" or "stop"
+	OrderID string
+	Status  string // IB's status, such as Submitted or Filled
+	Filled  float64
+	Size    float64
+}
+
+// OrdersMsg replaces the list of recent orders. Err, when set, is the
+// failure of the refresh, and the previous list stays.
+type OrdersMsg struct {
+	Orders []Order
+	Err    error
+}
+
+// cancelRequestMsg asks the root model to confirm and cancel an order.
+type cancelRequestMsg struct {
+	order Order
+}
+
+// ordersPanel lists recent orders with the status of each leg; n opens
+// the ticket and c cancels the selected order.
+type ordersPanel struct {
+	common    common.Common
+	focused   bool
+	orders    []Order
+	updated   time.Time
+	selected  int
+	refreshed bool
+}
+
+func newOrdersPanel(c common.Common) *ordersPanel { return &ordersPanel{common: c} }
+
+// setOrders replaces the list, keeping the selection on the same order
+// when it is still there. A nil list with an error keeps the old one.
+func (p *ordersPanel) setOrders(orders []Order, now time.Time) {
+	if orders == nil && p.refreshed {
+		return
+	}
+	var selectedID string
+	if p.selected < len(p.orders) {
+		selectedID = p.orders[p.selected].ID
+	}
+	p.orders, p.updated, p.refreshed = orders, now, true
+	p.selected = 0
+	for i, o := range orders {
+		if o.ID == selectedID {
+			p.selected = i
+		}
+	}
+}
+
+func (p *ordersPanel) Init() tea.Cmd { return nil }
+
+func (p *ordersPanel) Update(msg tea.Msg) (common.Component, tea.Cmd) {
+	km := p.common.KeyMap
+	if msg, ok := msg.(tea.KeyPressMsg); ok {
+		switch {
+		case key.Matches(msg, km.Up):
+			p.selected = max(p.selected-1, 0)
+		case key.Matches(msg, km.Down):
+			p.selected = min(p.selected+1, max(len(p.orders)-1, 0))
+		case key.Matches(msg, km.Cancel):
+			if p.selected < len(p.orders) {
+				o := p.orders[p.selected]
+				return p, func() tea.Msg { return cancelRequestMsg{order: o} }
+			}
+		}
+	}
+	return p, nil
+}
+
+func (p *ordersPanel) SetSize(width, height int) { p.common.SetSize(width, height) }
+func (p *ordersPanel) SetFocused(focused bool)   { p.focused = focused }
+func (p *ordersPanel) Title() string             { return "Orders" }
+
+func (p *ordersPanel) ShortHelp() []key.Binding {
+	km := p.common.KeyMap
+	return []key.Binding{km.Up, km.Down, km.Cancel}
+}
+
+func (p *ordersPanel) FullHelp() [][]key.Binding { return [][]key.Binding{p.ShortHelp()} }
+
+func (p *ordersPanel) Lines(width int) int {
+	n := 2
+	for _, o := range p.orders {
+		n += 1 + len(o.Legs)
+	}
+	return max(n, 3)
+}
+
+func (p *ordersPanel) orderLines(o Order, selected bool, width int) []string {
+	st := p.common.Styles
+	mark := "  "
+	if selected {
+		mark = st.Title.Render("›") + " "
+	}
+	head := fmt.Sprintf("%s #%s %s", o.Placed.Format("15:04:05"), o.ID, o.Description)
+	line := common.Truncate(head, width-2)
+	if selected && p.focused {
+		line = st.Selected.Render(line)
+	}
+	lines := []string{mark + line}
+	for _, leg := range o.Legs {
+		text := fmt.Sprintf("%-6s #%s %s", leg.Role, leg.OrderID, leg.Status)
+		if leg.Size > 0 {
+			text += fmt.Sprintf(" %g/%g filled", leg.Filled, leg.Size)
+		}
+		lines = append(lines, "    "+st.ByTone(orderTone(leg.Status)).Render(common.Truncate(text, width-4)))
+	}
+	return lines
+}
+
+func (p *ordersPanel) View() string {
+	st := p.common.Styles
+	width, height := p.common.Width, p.common.Height
+	extra := "n new order"
+	if p.refreshed {
+		extra += " · updated " + common.Ago(p.common.Now(), p.updated)
+	}
+	lines := []string{titleLine(st, p.Title(), p.focused, extra)}
+	if len(p.orders) == 0 {
+		lines = append(lines, st.Muted.Render(common.Truncate("No orders yet. Press n to open the order ticket.", width)))
+		return strings.Join(lines, "\n")
+	}
+	var groups [][]string
+	for i, o := range p.orders {
+		groups = append(groups, p.orderLines(o, i == p.selected, width))
+	}
+	first := firstVisibleGroup(groups, p.selected, height-1)
+	for _, g := range groups[first:] {
+		if len(lines)+len(g) > height && len(lines) > 1 {
+			break
+		}
+		lines = append(lines, g...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (p *ordersPanel) Summary(width int) string {
+	text := fmt.Sprintf("%s: %d recent · n new order", p.Title(), len(p.orders))
+	if len(p.orders) > 0 {
+		o := p.orders[0]
+		status := ""
+		if len(o.Legs) > 0 {
+			status = " " + o.Legs[0].Status
+		}
+		text = fmt.Sprintf("%s: %d · last #%s%s · n new order", p.Title(), len(p.orders), o.ID, status)
+	}
+	return p.common.Styles.Summary.Render(common.Truncate(text, width))
+}
+
+// orderTone picks the tone of IB's order status words.
+func orderTone(status string) common.Tone {
+	switch strings.ToLower(status) {
+	case "filled":
+		return common.ToneOK
+	case "cancelled", "inactive", "rejected":
+		return common.ToneBad
+	case "presubmitted", "pendingsubmit", "pendingcancel":
+		return common.ToneWarn
+	}
+	return common.ToneInfo
+}
