@@ -1,0 +1,192 @@
+package ibclient
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Client-side limits. IB's current Web API page gives 50 requests/s per
+// username for OAuth-direct traffic, but older pages and the Client
+// Portal Gateway give 10, so 10 is the default and 50 the maximum.
+const (
+	DefaultGlobalRate = 10
+	MaxGlobalRate     = 50
+	// DefaultPenalty is how long IB may keep an IP in its penalty box
+	// after a 429, per IB's rate-limit page; no Retry-After is sent.
+	DefaultPenalty = 10 * time.Minute
+)
+
+// RateLimits configures a RateLimiter. Zero fields take the defaults.
+type RateLimits struct {
+	// Global is the limit over all endpoints, in requests per second.
+	Global float64
+	// Penalty is how long every call is held back after a 429.
+	Penalty time.Duration
+	// Now is the clock of the penalty window; default time.Now.
+	Now func() time.Time
+}
+
+// endpointRule limits one endpoint, or every endpoint under a prefix when
+// pattern ends in "/*". method "" matches every method.
+type endpointRule struct {
+	method  string
+	pattern string
+	limiter *rate.Limiter
+}
+
+func (r endpointRule) matches(method, path string) bool {
+	if r.method != "" && r.method != method {
+		return false
+	}
+	if prefix, ok := strings.CutSuffix(r.pattern, "*"); ok {
+		return strings.HasPrefix(path, prefix)
+	}
+	return path == r.pattern
+}
+
+// RateLimiter holds requests back so that IB's published limits are never
+// exceeded, and holds every request back for the penalty after a 429.
+// Each bucket has a burst of one, so requests are spaced evenly; IB does
+// not document how it counts, and even spacing stays under either a
+// sliding or a fixed window (to within one request).
+type RateLimiter struct {
+	global  *rate.Limiter
+	rules   []endpointRule
+	penalty time.Duration
+	now     func() time.Time
+
+	mu    sync.Mutex
+	until time.Time
+}
+
+// NewRateLimiter returns a limiter with IB's per-endpoint table and the
+// given global limit.
+func NewRateLimiter(limits RateLimits) (*RateLimiter, error) {
+	global := limits.Global
+	switch {
+	case global == 0:
+		global = DefaultGlobalRate
+	case global < 0 || global > MaxGlobalRate:
+		return nil, fmt.Errorf("ibclient: global rate limit %g requests/s is outside (0, %d]; IB allows at most %d", global, MaxGlobalRate, MaxGlobalRate)
+	}
+	penalty := limits.Penalty
+	switch {
+	case penalty == 0:
+		penalty = DefaultPenalty
+	case penalty < 0:
+		return nil, fmt.Errorf("ibclient: rate limit penalty %s is negative", penalty)
+	}
+	now := limits.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &RateLimiter{
+		global:  rate.NewLimiter(withMargin(rate.Limit(global)), 1),
+		rules:   endpointRules(),
+		penalty: penalty,
+		now:     now,
+	}, nil
+}
+
+// withMargin lowers a limit by 5%, so that jitter in network latency
+// cannot bring two evenly spaced requests closer together at IB than
+// the limit allows.
+func withMargin(l rate.Limit) rate.Limit { return l * 0.95 }
+
+// endpointRules is IB's per-endpoint table. Endpoints listed together
+// share one bucket, as IB counts them together.
+func endpointRules() []endpointRule {
+	every := func(d time.Duration) *rate.Limiter { return rate.NewLimiter(withMargin(rate.Every(d)), 1) }
+	perSecond := func(n float64) *rate.Limiter { return rate.NewLimiter(withMargin(rate.Limit(n)), 1) }
+
+	orders := every(5 * time.Second)
+	trades := every(5 * time.Second)
+	portfolio := every(5 * time.Second)
+	performance := every(15 * time.Minute)
+	fyi := perSecond(1)
+
+	return []endpointRule{
+		{"GET", "iserver/marketdata/snapshot", perSecond(10)},
+		{"GET", "iserver/account/orders", orders},
+		{"GET", "iserver/orders", orders},
+		{"GET", "iserver/account/trades", trades},
+		{"GET", "iserver/trades", trades},
+		{"GET", "iserver/account/pnl/partitioned", every(5 * time.Second)},
+		{"GET", "portfolio/accounts", portfolio},
+		{"GET", "portfolio/subaccounts", portfolio},
+		{"GET", "iserver/scanner/params", every(15 * time.Minute)},
+		{"POST", "iserver/scanner/run", perSecond(1)},
+		{"POST", "pa/performance", performance},
+		{"POST", "pa/summary", performance},
+		{"POST", "pa/transactions", performance},
+		{"", "fyi/*", fyi},
+		{"", "tickle", perSecond(1)},
+		{"GET", "sso/validate", every(time.Minute)},
+	}
+}
+
+// Wait blocks until a request to path (relative to the base URL, such as
+// "iserver/account/orders") may be sent, or ctx ends. During a 429
+// penalty it returns a *PenaltyError at once.
+func (l *RateLimiter) Wait(ctx context.Context, method, path string) error {
+	if until := l.PenaltyUntil(); !until.IsZero() {
+		return &PenaltyError{Endpoint: method + " " + path, Until: until}
+	}
+	for _, r := range l.rules {
+		if r.matches(method, path) {
+			if err := r.limiter.Wait(ctx); err != nil {
+				return fmt.Errorf("ibclient: %s %s: waiting for the endpoint's rate limit: %w", method, path, err)
+			}
+			break
+		}
+	}
+	if err := l.global.Wait(ctx); err != nil {
+		return fmt.Errorf("ibclient: %s %s: waiting for the global rate limit: %w", method, path, err)
+	}
+	return nil
+}
+
+// Penalize starts (or extends) the penalty window at now and returns its
+// end.
+func (l *RateLimiter) Penalize(now time.Time) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if end := now.Add(l.penalty); end.After(l.until) {
+		l.until = end
+	}
+	return l.until
+}
+
+// PenaltyUntil returns the end of the current penalty window, or the zero
+// time when no penalty is in force.
+func (l *RateLimiter) PenaltyUntil() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.until.IsZero() || !l.now().Before(l.until) {
+		return time.Time{}
+	}
+	return l.until
+}
+
+// PenaltyError is a call that was not sent because IB answered 429 and
+// the penalty window is still open.
+type PenaltyError struct {
+	Endpoint string
+	Until    time.Time
+}
+
+func (e *PenaltyError) Error() string {
+	return fmt.Sprintf("ibclient: %s: not sent, because IB answered 429 Too Many Requests and calls are held back until %s",
+		e.Endpoint, e.Until.UTC().Format(time.TimeOnly+" UTC"))
+}
+
+// Is lets errors.Is(err, &APIError{Kind: KindRateLimited}) match.
+func (e *PenaltyError) Is(target error) bool {
+	t, ok := target.(*APIError)
+	return ok && t.Kind == KindRateLimited && t.StatusCode == 0 && t.Message == ""
+}
