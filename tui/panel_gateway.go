@@ -150,7 +150,9 @@ func (p *gatewayPanel) restartLines(width int) []string {
 	if p.snap.HeldBack != "" {
 		text := "restart held back: " + p.snap.HeldBack
 		if !p.snap.NextRestartAllowed.IsZero() {
-			text += ", allowed in " + common.Countdown(p.common.Now(), p.snap.NextRestartAllowed)
+			// The countdown goes first, since a narrow panel cuts the end.
+			text = "restart held back for " + common.Countdown(p.common.Now(), p.snap.NextRestartAllowed) +
+				": " + p.snap.HeldBack
 		}
 		lines = append(lines, st.Warn.Render(common.Truncate(text, width)))
 	}
@@ -179,7 +181,11 @@ func (p *gatewayPanel) Summary(width int) string {
 
 func probeText(st *common.Styles, pr *gateway.ProbeResult, width int) string {
 	if pr.OK {
-		return st.OK.Render(common.Truncate(fmt.Sprintf("probe ok (v%d, %s)", pr.ServerVersion, pr.Latency.Round(time.Millisecond)), max(width, 8)))
+		latency := "<1ms"
+		if pr.Latency >= time.Millisecond {
+			latency = pr.Latency.Round(time.Millisecond).String()
+		}
+		return st.OK.Render(common.Truncate(fmt.Sprintf("probe ok (v%d, %s)", pr.ServerVersion, latency), max(width, 8)))
 	}
 	return st.Bad.Render(common.Truncate("probe failed: "+pr.Error, max(width, 12)))
 }

@@ -14,10 +14,10 @@ import (
 // Order is one order of the orders panel: the parent and its legs (the
 // attached stop-loss), as cmd/ibdash builds it from IB's live orders.
 type Order struct {
-	ID          string // IB's order id of the parent
-	Ref         string // the client order id (cOID) ibdash gave it
-	Description string // such as "BUY 1 SPY 2025-08-15 500 C LMT 2.50"
-	Placed      time.Time
+	ID          string    // IB's order id of the parent
+	Ref         string    // the client order id (cOID) ibdash gave it
+	Description string    // such as "BUY 1 SPY 2025-08-15 500 C LMT 2.50"
+	Placed      time.Time // zero when IB does not say
 	Legs        []Leg
 }
 
@@ -119,7 +119,10 @@ func (p *ordersPanel) orderLines(o Order, selected bool, width int) []string {
 	if selected {
 		mark = st.Title.Render("›") + " "
 	}
-	head := fmt.Sprintf("%s #%s %s", o.Placed.Format("15:04:05"), o.ID, o.Description)
+	head := fmt.Sprintf("#%s %s", o.ID, o.Description)
+	if !o.Placed.IsZero() {
+		head = o.Placed.Format("15:04:05") + " " + head
+	}
 	line := common.Truncate(head, width-2)
 	if selected && p.focused {
 		line = st.Selected.Render(line)
