@@ -22,8 +22,7 @@ import (
 type Transport struct {
 	Base http.RoundTripper // default http.DefaultTransport
 	Log  *Log
-	// Match picks the requests to record. Nil records the order endpoints
-	// (IsOrderPath) and every request whose context carries a cOID.
+	// Match picks the requests to record. Nil records DefaultMatch.
 	Match func(*http.Request) bool
 }
 
@@ -85,7 +84,19 @@ func (t *Transport) matches(req *http.Request) bool {
 	if t.Match != nil {
 		return t.Match(req)
 	}
-	return IsOrderPath(req.URL.Path) || COIDFrom(req.Context()) != ""
+	return DefaultMatch(req)
+}
+
+// DefaultMatch picks every request made for a ticket (its context carries
+// a cOID) and every order action (a POST or DELETE to an order endpoint,
+// such as a cancel from the dashboard). An untagged GET of live orders or
+// an order's status is not recorded: the dashboard polls those every few
+// seconds and changes nothing with them.
+func DefaultMatch(req *http.Request) bool {
+	if COIDFrom(req.Context()) != "" {
+		return true
+	}
+	return req.Method != http.MethodGet && IsOrderPath(req.URL.Path)
 }
 
 func (t *Transport) keep(rec Record) {

@@ -98,14 +98,16 @@ func TestTransportSkipsOtherEndpoints(t *testing.T) {
 	l, path := openTemp(t)
 	client, _ := NewHTTPClient(l, nil)
 
-	resp, err := client.Get(srv.URL + "/v1/api/iserver/auth/status")
-	if err != nil {
-		t.Fatal(err)
+	for _, endpoint := range []string{"/v1/api/iserver/auth/status", "/v1/api/iserver/account/orders", "/v1/api/iserver/account/order/status/1001"} {
+		resp, err := client.Get(srv.URL + endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
 	}
-	resp.Body.Close()
 	records, _, _ := ReadFile(path)
 	if len(records) != 0 {
-		t.Fatalf("recorded %d records for a non-order endpoint", len(records))
+		t.Fatalf("recorded %d records for GETs made for no ticket", len(records))
 	}
 }
 
@@ -250,6 +252,29 @@ func TestIsOrderPath(t *testing.T) {
 	for _, tt := range tests {
 		if got := IsOrderPath(tt.path); got != tt.want {
 			t.Errorf("IsOrderPath(%q) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestDefaultMatch(t *testing.T) {
+	tagged := WithCOID(context.Background(), "t-1")
+	tests := []struct {
+		method, path string
+		ctx          context.Context
+		want         bool
+	}{
+		{"POST", "/v1/api/iserver/account/DU1/orders", context.Background(), true},
+		{"DELETE", "/v1/api/iserver/account/DU1/order/1001", context.Background(), true},
+		{"POST", "/v1/api/iserver/reply/abc", context.Background(), true},
+		{"GET", "/v1/api/iserver/account/orders", context.Background(), false},
+		{"GET", "/v1/api/iserver/account/orders", tagged, true},
+		{"GET", "/v1/api/iserver/marketdata/snapshot", tagged, true},
+		{"POST", "/v1/api/tickle", context.Background(), false},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequestWithContext(tt.ctx, tt.method, "http://127.0.0.1"+tt.path, nil)
+		if got := DefaultMatch(req); got != tt.want {
+			t.Errorf("DefaultMatch(%s %s, tagged %v) = %v, want %v", tt.method, tt.path, COIDFrom(tt.ctx) != "", got, tt.want)
 		}
 	}
 }

@@ -52,32 +52,6 @@ func fieldErr(field Field, value, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Value: value, Message: fmt.Sprintf(format, args...)}
 }
 
-// Side is the side of the entry order.
-type Side string
-
-// The sides.
-const (
-	Buy  Side = "BUY"
-	Sell Side = "SELL"
-)
-
-// Opposite returns the side of the stop that protects an entry on s.
-func (s Side) Opposite() Side {
-	if s == Buy {
-		return Sell
-	}
-	return Buy
-}
-
-// OrderType is the entry's order type.
-type OrderType string
-
-// The entry order types the ticket offers.
-const (
-	LimitOrder  OrderType = "LMT"
-	MarketOrder OrderType = "MKT"
-)
-
 // TIF is the entry's time in force.
 type TIF string
 
@@ -207,12 +181,12 @@ func ParseRight(s string) (ibclient.Right, error) {
 }
 
 // ParseSide reads BUY or SELL (or B, S) in any case.
-func ParseSide(s string) (Side, error) {
+func ParseSide(s string) (ibclient.Side, error) {
 	switch strings.ToUpper(strings.TrimSpace(s)) {
 	case "BUY", "B":
-		return Buy, nil
+		return ibclient.Buy, nil
 	case "SELL", "S":
-		return Sell, nil
+		return ibclient.Sell, nil
 	case "":
 		return "", fieldErr(FieldSide, s, "is missing; type BUY or SELL")
 	}
@@ -242,12 +216,12 @@ func ParseQuantity(s string, max int) (int, error) {
 }
 
 // ParseOrderType reads LMT or MKT (or LIMIT, MARKET); empty is LMT.
-func ParseOrderType(s string) (OrderType, error) {
+func ParseOrderType(s string) (ibclient.OrderType, error) {
 	switch strings.ToUpper(strings.TrimSpace(s)) {
 	case "", "LMT", "LIMIT":
-		return LimitOrder, nil
+		return ibclient.Limit, nil
 	case "MKT", "MARKET":
-		return MarketOrder, nil
+		return ibclient.Market, nil
 	}
 	return "", fieldErr(FieldOrderType, s, "is not an order type; type LMT (limit) or MKT (market)")
 }
@@ -325,17 +299,17 @@ func ParseStopLoss(s string) (StopLoss, error) {
 // side at price entry: a multiple is applied to entry and rounded to the
 // nearest tick, a price must already be on a tick. Either way the stop
 // must be on the protective side of the entry (see CheckStopSide).
-func ResolveStop(stop StopLoss, side Side, entry float64, rule TickRule) (float64, error) {
+func ResolveStop(stop StopLoss, side ibclient.Side, entry float64, rule TickRule) (float64, error) {
 	if stop.Multiple > 0 {
 		typed := FormatPrice(stop.Multiple) + "x"
 		if !(entry > 0) {
 			return 0, fieldErr(FieldStopLoss, typed, "needs an entry price to multiply; type a limit price, or wait for the quote")
 		}
 		switch {
-		case side == Sell && stop.Multiple <= 1:
+		case side == ibclient.Sell && stop.Multiple <= 1:
 			return 0, fieldErr(FieldStopLoss, typed, "would not be above the entry %s, but a SELL entry's stop is a BUY stop above it; use a multiple over 1, such as 3x",
 				FormatPrice(entry))
-		case side == Buy && stop.Multiple >= 1:
+		case side == ibclient.Buy && stop.Multiple >= 1:
 			return 0, fieldErr(FieldStopLoss, typed, "would not be below the entry %s, but a BUY entry's stop is a SELL stop below it; use a multiple under 1, such as 0.5x",
 				FormatPrice(entry))
 		}
@@ -358,13 +332,13 @@ func ResolveStop(stop StopLoss, side Side, entry float64, rule TickRule) (float6
 // CheckStopSide checks that the stop protects the entry: a SELL entry's
 // stop is a BUY stop above the entry price, and a BUY entry's stop is a
 // SELL stop below it.
-func CheckStopSide(side Side, entry, stop float64) error {
+func CheckStopSide(side ibclient.Side, entry, stop float64) error {
 	value := FormatPrice(stop)
 	switch {
-	case side == Sell && stop <= entry:
+	case side == ibclient.Sell && stop <= entry:
 		return fieldErr(FieldStopLoss, value, "is not above the entry %s, but a SELL entry's stop is a BUY stop above it; type a price over %s or a multiple such as 3x",
 			FormatPrice(entry), FormatPrice(entry))
-	case side == Buy && stop >= entry:
+	case side == ibclient.Buy && stop >= entry:
 		return fieldErr(FieldStopLoss, value, "is not below the entry %s, but a BUY entry's stop is a SELL stop below it; type a price under %s or a multiple such as 0.5x",
 			FormatPrice(entry), FormatPrice(entry))
 	}

@@ -189,7 +189,7 @@ func TestParseRightAndSide(t *testing.T) {
 		wantFieldError(t, err, FieldRight, "P for a put or C for a call")
 	}
 
-	sides := map[string]Side{"BUY": Buy, "b": Buy, "sell": Sell, " S ": Sell}
+	sides := map[string]ibclient.Side{"BUY": ibclient.Buy, "b": ibclient.Buy, "sell": ibclient.Sell, " S ": ibclient.Sell}
 	for in, want := range sides {
 		if got, err := ParseSide(in); err != nil || got != want {
 			t.Errorf("ParseSide(%q) = %q, %v, want %q", in, got, err, want)
@@ -199,7 +199,7 @@ func TestParseRightAndSide(t *testing.T) {
 		_, err := ParseSide(in)
 		wantFieldError(t, err, FieldSide, "BUY or SELL")
 	}
-	if Buy.Opposite() != Sell || Sell.Opposite() != Buy {
+	if ibclient.Buy.Opposite() != ibclient.Sell || ibclient.Sell.Opposite() != ibclient.Buy {
 		t.Error("Opposite does not swap BUY and SELL")
 	}
 }
@@ -236,7 +236,7 @@ func TestParseQuantity(t *testing.T) {
 }
 
 func TestParseOrderTypeAndTIF(t *testing.T) {
-	types := map[string]OrderType{"": LimitOrder, "lmt": LimitOrder, "LIMIT": LimitOrder, "MKT": MarketOrder, "market": MarketOrder}
+	types := map[string]ibclient.OrderType{"": ibclient.Limit, "lmt": ibclient.Limit, "LIMIT": ibclient.Limit, "MKT": ibclient.Market, "market": ibclient.Market}
 	for in, want := range types {
 		if got, err := ParseOrderType(in); err != nil || got != want {
 			t.Errorf("ParseOrderType(%q) = %q, %v, want %q", in, got, err, want)
@@ -353,27 +353,27 @@ func TestResolveStop(t *testing.T) {
 	tests := []struct {
 		name    string
 		stop    StopLoss
-		side    Side
+		side    ibclient.Side
 		entry   float64
 		rule    TickRule
 		want    float64
 		errPart []string
 	}{
-		{"sell price above", StopLoss{Price: 10}, Sell, 3.15, PennyTick, 10, nil},
-		{"sell multiple", StopLoss{Multiple: 3}, Sell, 1.23, PennyTick, 3.69, nil},
-		{"sell multiple rounded to nickel", StopLoss{Multiple: 3}, Sell, 1.23, nickel, 3.70, nil},
-		{"buy price below", StopLoss{Price: 1.50}, Buy, 3.15, PennyTick, 1.50, nil},
-		{"buy half", StopLoss{Multiple: 0.5}, Buy, 3.15, PennyTick, 1.58, nil},
-		{"sell price below", StopLoss{Price: 2}, Sell, 3.15, PennyTick, 0,
+		{"sell price above", StopLoss{Price: 10}, ibclient.Sell, 3.15, PennyTick, 10, nil},
+		{"sell multiple", StopLoss{Multiple: 3}, ibclient.Sell, 1.23, PennyTick, 3.69, nil},
+		{"sell multiple rounded to nickel", StopLoss{Multiple: 3}, ibclient.Sell, 1.23, nickel, 3.70, nil},
+		{"buy price below", StopLoss{Price: 1.50}, ibclient.Buy, 3.15, PennyTick, 1.50, nil},
+		{"buy half", StopLoss{Multiple: 0.5}, ibclient.Buy, 3.15, PennyTick, 1.58, nil},
+		{"sell price below", StopLoss{Price: 2}, ibclient.Sell, 3.15, PennyTick, 0,
 			[]string{"not above the entry 3.15", "SELL entry's stop is a BUY stop above it"}},
-		{"sell price equal", StopLoss{Price: 3.15}, Sell, 3.15, PennyTick, 0, []string{"not above the entry"}},
-		{"buy price above", StopLoss{Price: 5}, Buy, 3.15, PennyTick, 0,
+		{"sell price equal", StopLoss{Price: 3.15}, ibclient.Sell, 3.15, PennyTick, 0, []string{"not above the entry"}},
+		{"buy price above", StopLoss{Price: 5}, ibclient.Buy, 3.15, PennyTick, 0,
 			[]string{"not below the entry 3.15", "BUY entry's stop is a SELL stop below it"}},
-		{"sell multiple under one", StopLoss{Multiple: 0.5}, Sell, 3.15, PennyTick, 0, []string{"0.50x", "multiple over 1"}},
-		{"buy multiple over one", StopLoss{Multiple: 3}, Buy, 3.15, PennyTick, 0, []string{"3.00x", "multiple under 1"}},
-		{"multiple without entry", StopLoss{Multiple: 3}, Sell, 0, PennyTick, 0, []string{"needs an entry price"}},
-		{"price off tick", StopLoss{Price: 10.03}, Sell, 3.15, nickel, 0, []string{"$0.05 tick", "10.00 or 10.05"}},
-		{"tiny multiple rounds onto entry", StopLoss{Multiple: 1.001}, Sell, 1.00, PennyTick, 0, []string{"not above the entry"}},
+		{"sell multiple under one", StopLoss{Multiple: 0.5}, ibclient.Sell, 3.15, PennyTick, 0, []string{"0.50x", "multiple over 1"}},
+		{"buy multiple over one", StopLoss{Multiple: 3}, ibclient.Buy, 3.15, PennyTick, 0, []string{"3.00x", "multiple under 1"}},
+		{"multiple without entry", StopLoss{Multiple: 3}, ibclient.Sell, 0, PennyTick, 0, []string{"needs an entry price"}},
+		{"price off tick", StopLoss{Price: 10.03}, ibclient.Sell, 3.15, nickel, 0, []string{"$0.05 tick", "10.00 or 10.05"}},
+		{"tiny multiple rounds onto entry", StopLoss{Multiple: 1.001}, ibclient.Sell, 1.00, PennyTick, 0, []string{"not above the entry"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -75,9 +75,9 @@ type Order struct {
 	Expiry   time.Time // midnight UTC of the expiry date
 	Strike   float64
 	Right    ibclient.Right
-	Side     Side
+	Side     ibclient.Side
 	Quantity int
-	Type     OrderType
+	Type     ibclient.OrderType
 	// Limit is the entry's limit price; 0 on a market order.
 	Limit float64
 	// LimitFromMid is set when the limit was left empty and priced at the
@@ -97,7 +97,7 @@ type Order struct {
 func (o Order) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %d %s %s %s %s ", o.Side, o.Quantity, o.Symbol, o.Expiry.Format(DateLayout), FormatStrike(o.Strike), o.Right)
-	if o.Type == MarketOrder {
+	if o.Type == ibclient.Market {
 		b.WriteString("MKT")
 	} else {
 		b.WriteString("LMT " + FormatPrice(o.Limit))
@@ -232,14 +232,14 @@ func Check(in Input, m Market) (*Order, error) {
 // whether they are valid.
 func (o *Order) price(limit string, quote *ibclient.Quote, rule TickRule, errs *Errors) bool {
 	typed := strings.TrimSpace(limit)
-	if o.Type == MarketOrder {
+	if o.Type == ibclient.Market {
 		if typed != "" {
 			errs.add(FieldLimit, fieldErr(FieldLimit, limit, "is set on a market order; clear it, or choose LMT"))
 			return false
 		}
 		ref, ok := ReferencePrice(quote, o.Side, rule)
 		if !ok {
-			errs.add(FieldOrderType, fieldErr(FieldOrderType, string(MarketOrder), "has no quote to check the stop against; wait for the quote, or choose LMT with a price"))
+			errs.add(FieldOrderType, fieldErr(FieldOrderType, string(ibclient.Market), "has no quote to check the stop against; wait for the quote, or choose LMT with a price"))
 			return false
 		}
 		o.Reference = ref
@@ -271,12 +271,12 @@ func (o *Order) price(limit string, quote *ibclient.Quote, rule TickRule, errs *
 // Mid returns the midpoint of the quote's bid and ask on the tick grid.
 // A mid between two ticks goes to the nearer one, and exactly halfway it
 // goes to the side that waits: down for a BUY, up for a SELL.
-func Mid(q *ibclient.Quote, side Side, rule TickRule) (float64, bool) {
+func Mid(q *ibclient.Quote, side ibclient.Side, rule TickRule) (float64, bool) {
 	if q == nil || !q.Bid.Valid || !q.Ask.Valid || q.Bid.Value <= 0 || q.Ask.Value < q.Bid.Value {
 		return 0, false
 	}
 	how := NearestDown
-	if side == Sell {
+	if side == ibclient.Sell {
 		how = NearestUp
 	}
 	return rule.Round((q.Bid.Value+q.Ask.Value)/2, how), true
@@ -284,7 +284,7 @@ func Mid(q *ibclient.Quote, side Side, rule TickRule) (float64, bool) {
 
 // ReferencePrice returns the price a market order on side is expected
 // near: the quote's mid as Mid rounds it, else its last price.
-func ReferencePrice(q *ibclient.Quote, side Side, rule TickRule) (float64, bool) {
+func ReferencePrice(q *ibclient.Quote, side ibclient.Side, rule TickRule) (float64, bool) {
 	if mid, ok := Mid(q, side, rule); ok {
 		return mid, true
 	}
@@ -305,4 +305,70 @@ func sortErrors(errs Errors) Errors {
 		}
 	}
 	return out
+}
+
+// CheckSyntax checks what needs nothing from IB: that every field parses,
+// that the expiry is not before today, and that a limit price is not set
+// on a market order. It returns Errors, or nil. Check does all of this
+// and more, so CheckSyntax only serves to reject a malformed ticket
+// before connecting.
+func CheckSyntax(in Input, today time.Time, maxQuantity int) error {
+	var errs Errors
+	if maxQuantity <= 0 {
+		maxQuantity = DefaultMaxQuantity
+	}
+	_, err := ParseSymbol(in.Symbol)
+	errs.add(FieldSymbol, err)
+	if expiry, err := ParseExpiry(in.Expiry); err != nil {
+		errs.add(FieldExpiry, err)
+	} else if expiry.Before(today) {
+		errs.add(FieldExpiry, CheckExpiry(expiry, today, nil))
+	}
+	_, err = ParseStrike(in.Strike)
+	errs.add(FieldStrike, err)
+	_, err = ParseRight(in.Right)
+	errs.add(FieldRight, err)
+	_, err = ParseSide(in.Side)
+	errs.add(FieldSide, err)
+	_, err = ParseQuantity(in.Quantity, maxQuantity)
+	errs.add(FieldQuantity, err)
+	orderType, err := ParseOrderType(in.OrderType)
+	errs.add(FieldOrderType, err)
+	if limit := strings.TrimSpace(in.Limit); limit != "" {
+		if orderType == ibclient.Market {
+			errs.add(FieldLimit, fieldErr(FieldLimit, in.Limit, "is set on a market order; clear it, or choose LMT"))
+		} else {
+			_, err = ParsePrice(FieldLimit, in.Limit)
+			errs.add(FieldLimit, err)
+		}
+	}
+	_, err = ParseStopLoss(in.StopLoss)
+	errs.add(FieldStopLoss, err)
+	_, err = ParseTIF(in.TIF)
+	errs.add(FieldTIF, err)
+
+	if len(errs) > 0 {
+		return sortErrors(errs)
+	}
+	return nil
+}
+
+// Ticket returns the ibclient ticket of the order on the option conid in
+// account: the entry, and the attached stop that ibclient builds from it
+// (opposite side, STP at Stop, GTC).
+func (o Order) Ticket(account string, conid int64) ibclient.Ticket {
+	t := ibclient.Ticket{
+		Account:   account,
+		Conid:     conid,
+		SecType:   "OPT",
+		Side:      o.Side,
+		Quantity:  float64(o.Quantity),
+		OrderType: o.Type,
+		StopPrice: o.Stop,
+		TIF:       string(o.TIF),
+	}
+	if o.Type == ibclient.Limit {
+		t.LimitPrice = o.Limit
+	}
+	return t
 }

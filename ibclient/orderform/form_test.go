@@ -41,13 +41,13 @@ func TestCheckValidTicket(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Check: %v", err)
 	}
-	if o.Symbol != "SPY" || o.Right != ibclient.Put || o.Side != Sell || o.Quantity != 1 || o.TIF != Day {
+	if o.Symbol != "SPY" || o.Right != ibclient.Put || o.Side != ibclient.Sell || o.Quantity != 1 || o.TIF != Day {
 		t.Errorf("order = %+v", o)
 	}
 	if !o.Expiry.Equal(date("2026-03-20")) || o.Strike != 500 {
 		t.Errorf("contract = %v %v", o.Expiry, o.Strike)
 	}
-	if o.Type != LimitOrder || o.Limit != 3.15 || !o.LimitFromMid {
+	if o.Type != ibclient.Limit || o.Limit != 3.15 || !o.LimitFromMid {
 		t.Errorf("limit = %v from mid %v, want 3.15 from the 3.10/3.20 mid", o.Limit, o.LimitFromMid)
 	}
 	if o.Stop != 9.45 || o.StopMultiple != 3 || o.Reference != 3.15 {
@@ -66,7 +66,7 @@ func TestCheckBuyCallWithPrices(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Check: %v", err)
 	}
-	if o.Right != ibclient.Call || o.Side != Buy || o.Limit != 3.11 || o.LimitFromMid || o.Stop != 1.50 || o.TIF != GTC || o.Quantity != 5 {
+	if o.Right != ibclient.Call || o.Side != ibclient.Buy || o.Limit != 3.11 || o.LimitFromMid || o.Stop != 1.50 || o.TIF != GTC || o.Quantity != 5 {
 		t.Errorf("order = %+v", o)
 	}
 }
@@ -79,7 +79,7 @@ func TestCheckMarketOrder(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Check: %v", err)
 	}
-	if o.Type != MarketOrder || o.Limit != 0 || o.Reference != 3.15 || o.Stop != 6.30 {
+	if o.Type != ibclient.Market || o.Limit != 0 || o.Reference != 3.15 || o.Stop != 6.30 {
 		t.Errorf("order = %+v, want a market order with stop 6.30 = 2 x the 3.15 mid", o)
 	}
 }
@@ -234,13 +234,74 @@ func TestCheckDefaultsMaxQuantity(t *testing.T) {
 }
 
 func TestReferencePrice(t *testing.T) {
-	if p, ok := ReferencePrice(quote(0, 0, 2.5), Sell, PennyTick); !ok || p != 2.5 {
+	if p, ok := ReferencePrice(quote(0, 0, 2.5), ibclient.Sell, PennyTick); !ok || p != 2.5 {
 		t.Errorf("ReferencePrice(last only) = %v, %v, want 2.5", p, ok)
 	}
-	if _, ok := ReferencePrice(quote(0, 0, 0), Sell, PennyTick); ok {
+	if _, ok := ReferencePrice(quote(0, 0, 0), ibclient.Sell, PennyTick); ok {
 		t.Error("ReferencePrice of an empty quote is ok")
 	}
-	if _, ok := Mid(quote(3.2, 3.1, 0), Buy, PennyTick); ok {
+	if _, ok := Mid(quote(3.2, 3.1, 0), ibclient.Buy, PennyTick); ok {
 		t.Error("Mid of a crossed quote is ok")
+	}
+}
+
+func TestCheckSyntax(t *testing.T) {
+	today := date("2026-03-02")
+	if err := CheckSyntax(validInput(), today, 5); err != nil {
+		t.Fatalf("CheckSyntax(valid) = %v", err)
+	}
+
+	in := validInput()
+	in.Expiry, in.Quantity, in.OrderType, in.Limit = "2026-02-27", "9", "MKT", "3.15"
+	err := CheckSyntax(in, today, 5)
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("CheckSyntax error = %v, want Errors", err)
+	}
+	for _, f := range []Field{FieldExpiry, FieldQuantity, FieldLimit} {
+		if errs.For(f) == nil {
+			t.Errorf("no error on %s: %v", f, errs)
+		}
+	}
+	if fe := errs.For(FieldExpiry); fe != nil && !strings.Contains(fe.Error(), "in the past") {
+		t.Errorf("expiry error = %q, want it to say the date is in the past", fe)
+	}
+	if len(errs) != 3 {
+		t.Errorf("got %d errors, want 3: %v", len(errs), errs)
+	}
+}
+
+func TestOrderTicket(t *testing.T) {
+	o, err := Check(validInput(), testMarket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := o.Ticket("DU1234567", 801)
+	if err := tk.Validate(); err != nil {
+		t.Fatalf("ticket does not validate: %v", err)
+	}
+	orders, err := tk.Orders("ibdash-test-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orders) != 2 {
+		t.Fatalf("got %d orders, want entry and stop", len(orders))
+	}
+	entry, stop := orders[0], orders[1]
+	if entry.Side != ibclient.Sell || entry.OrderType != ibclient.Limit || entry.Price != 3.15 || entry.Quantity != 1 || entry.TIF != "DAY" {
+		t.Errorf("entry = %+v", entry)
+	}
+	if stop.Side != ibclient.Buy || stop.OrderType != ibclient.Stop || stop.Price != 9.45 || stop.ParentID != "ibdash-test-1" {
+		t.Errorf("stop = %+v", stop)
+	}
+
+	in := validInput()
+	in.OrderType, in.StopLoss = "MKT", "2x"
+	o, err = Check(in, testMarket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk := o.Ticket("DU1234567", 801); tk.LimitPrice != 0 || tk.OrderType != ibclient.Market {
+		t.Errorf("market ticket = %+v, want no limit price", tk)
 	}
 }

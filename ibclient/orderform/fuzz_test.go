@@ -3,6 +3,8 @@ package orderform
 import (
 	"errors"
 	"testing"
+
+	"github.com/ibdash/ibdash/ibclient"
 )
 
 // FuzzCheck feeds arbitrary text into every field. Check must never
@@ -46,7 +48,7 @@ func FuzzParseStopLoss(f *testing.F) {
 		if (stop.Price > 0) == (stop.Multiple > 0) {
 			t.Fatalf("ParseStopLoss(%q) = %+v: want exactly one of price and multiple", s, stop)
 		}
-		for _, side := range []Side{Buy, Sell} {
+		for _, side := range []ibclient.Side{ibclient.Buy, ibclient.Sell} {
 			ResolveStop(stop, side, 3.15, PennyTick)
 			ResolveStop(stop, side, 0, TickRule{{0, 0.01}, {3, 0.05}})
 		}
