@@ -222,6 +222,11 @@ func (c *Client) Reply(ctx context.Context, id string, confirmed bool) (*OrderRe
 	if err := c.call(ctx, http.MethodPost, path, nil, map[string]bool{"confirmed": confirmed}, &raw); err != nil {
 		return nil, err
 	}
+	if !confirmed {
+		// IB does not document its answer to a declined question; any
+		// 2xx without an error means the order was dropped.
+		return &OrderReply{}, nil
+	}
 	return parseOrderReply("POST "+path, raw)
 }
 
@@ -263,7 +268,8 @@ func parseOrderReply(endpoint string, raw json.RawMessage) (*OrderReply, error) 
 	if err := json.Unmarshal(elems[0], &probe); err != nil {
 		return nil, malformed(err.Error())
 	}
-	if _, ok := probe["message"]; ok {
+	_, hasID := probe["id"]
+	if _, ok := probe["message"]; ok && hasID {
 		var q Question
 		if err := json.Unmarshal(elems[0], &q); err != nil {
 			return nil, malformed(err.Error())

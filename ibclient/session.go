@@ -98,6 +98,11 @@ func (c *Client) Logout(ctx context.Context) error {
 	return c.callOnce(ctx, http.MethodPost, "logout", nil, nil, nil)
 }
 
+// MinTickleInterval is the shortest keepalive period: twice IB's limit of
+// one tickle per second, so a keepalive tickle never waits for the
+// client-side rate limiter and eats into its own timeout.
+const MinTickleInterval = 2 * time.Second
+
 // SessionConfig configures a Session. Zero fields take the defaults.
 type SessionConfig struct {
 	// Compete is the compete flag of ssodh/init.
@@ -107,6 +112,7 @@ type SessionConfig struct {
 	AccountID string
 
 	// TickleInterval is the keepalive period; IB asks for about 60 s.
+	// It must be at least MinTickleInterval.
 	TickleInterval time.Duration
 	// CallTimeout bounds each session call (tickle, init, status,
 	// accounts, logout). Default 15 s.
@@ -148,6 +154,9 @@ func (cfg *SessionConfig) applyDefaults() error {
 		if *d.value == 0 {
 			*d.value = d.def
 		}
+	}
+	if cfg.TickleInterval < MinTickleInterval {
+		return fmt.Errorf("ibclient: SessionConfig.TickleInterval %s is under %s; IB allows one tickle per second and the keepalive must not wait on that limit", cfg.TickleInterval, MinTickleInterval)
 	}
 	if cfg.InitAttempts < 0 || cfg.EventBuffer < 0 {
 		return errors.New("ibclient: SessionConfig.InitAttempts and EventBuffer must not be negative")
@@ -460,7 +469,7 @@ func (s *Session) retryNoBridge(ctx context.Context, what string, fn func(contex
 		if !IsKind(err, KindNoBridge) || attempt == s.cfg.InitAttempts {
 			return err
 		}
-		s.client.logger.Info("ibclient: IB answered no bridge; retrying", "call", what, "attempt", attempt, "pause", pause)
+		s.update(SessionPriming, fmt.Sprintf("%s: no bridge yet (attempt %d of %d); retrying in %s", what, attempt, s.cfg.InitAttempts, pause), err, nil)
 		if !sleepCtx(ctx, pause) {
 			return ctx.Err()
 		}

@@ -19,7 +19,7 @@ const waitLimit = 15 * time.Second
 func fastSession() ibclient.SessionConfig {
 	return ibclient.SessionConfig{
 		Compete:        true,
-		TickleInterval: 50 * time.Millisecond,
+		TickleInterval: ibclient.MinTickleInterval,
 		CallTimeout:    2 * time.Second,
 		InitBackoff:    10 * time.Millisecond,
 		RetryMax:       50 * time.Millisecond,
@@ -97,7 +97,11 @@ func (l *eventLog) waitFor(t *testing.T, from int, what string, match func(ibcli
 	}
 }
 
+// summarize describes the last 20 events for a failure message.
 func summarize(events []ibclient.SessionEvent) []string {
+	if len(events) > 20 {
+		events = events[len(events)-20:]
+	}
 	var out []string
 	for _, ev := range events {
 		text := ev.State.String() + ": " + ev.Message
@@ -229,6 +233,7 @@ func TestSessionUnlistedAccount(t *testing.T) {
 }
 
 func TestSessionRebuildsAfter401(t *testing.T) {
+	t.Parallel()
 	ib := newFakeIB(t)
 	s := newTestSession(t, ib, fastSession())
 	log := collectEvents(t, s)
@@ -252,6 +257,7 @@ func TestSessionRebuildsAfter401(t *testing.T) {
 }
 
 func TestSessionTickleTimeoutKeepsGoing(t *testing.T) {
+	t.Parallel()
 	ib := newFakeIB(t)
 	ib.set(func(ib *fakeIB) { ib.tickleHang = 1 })
 	cfg := fastSession()
@@ -278,6 +284,7 @@ func TestSessionTickleTimeoutKeepsGoing(t *testing.T) {
 }
 
 func TestSessionLogoutOnCancel(t *testing.T) {
+	t.Parallel()
 	ib := newFakeIB(t)
 	s := newTestSession(t, ib, fastSession())
 	log := collectEvents(t, s)
