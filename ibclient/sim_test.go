@@ -92,7 +92,7 @@ func (env *simEnv) simTicket(t *testing.T, account string) (ibclient.Ticket, ibs
 	under := env.srv.Underlying()
 	var pick ibsim.Option
 	best := math.Inf(1)
-	for _, o := range env.srv.Options() {
+	for _, o := range env.srv.ListedOptions() {
 		if o.Right == "C" && math.Abs(o.Strike-under) < best {
 			pick, best = o, math.Abs(o.Strike-under)
 		}
@@ -256,8 +256,9 @@ func TestSimPendingKeyActivates(t *testing.T) {
 	if first.State != ibclient.KeyPending {
 		t.Fatalf("state = %s (%v), want not yet activated", first.State, first.Err)
 	}
-	if want := ibsim.NextWeekendMaintenanceEnd(start); !first.ExpectedActivation.Equal(want) {
-		t.Errorf("expected activation %s, want the simulator's %s", first.ExpectedActivation, want)
+	// Saturday 5 December 2026, 03:00 EST.
+	if want := utc("2026-12-05T08:00:00Z"); !first.ExpectedActivation.Equal(want) {
+		t.Errorf("expected activation %s, want %s", first.ExpectedActivation, want)
 	}
 
 	clock.Set(first.ExpectedActivation.Add(time.Minute))
@@ -443,7 +444,7 @@ func TestSimSnapshotAndChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	listed := map[float64]bool{}
-	for _, o := range env.srv.Options() {
+	for _, o := range env.srv.ListedOptions() {
 		if o.Expiry == pick.Expiry && o.Right == "C" {
 			listed[o.Strike] = true
 		}
