@@ -7,24 +7,14 @@ import (
 	"sort"
 	"strings"
 	"time"
-	_ "time/tzdata" // New York's zone on hosts without a zoneinfo database
-)
 
-// newYork is the zone of IB's US option expiries and trading dates.
-var newYork = func() *time.Location {
-	loc, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		// The embedded tzdata makes this unreachable; fall back to EST
-		// rather than fail, since only the calendar date is taken.
-		return time.FixedZone("EST", -5*3600)
-	}
-	return loc
-}()
+	"github.com/ibdash/ibdash/ibclient"
+)
 
 // NewYorkDate returns the calendar date in New York at t, as midnight UTC
 // so that it compares with the dates ParseExpiry returns.
 func NewYorkDate(t time.Time) time.Time {
-	y, m, d := t.In(newYork).Date()
+	y, m, d := t.In(ibclient.NewYork()).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 

@@ -111,7 +111,7 @@ func (s *simDesk) monthlyPut(t *testing.T) (Input, ibsim.Option) {
 	t.Helper()
 	price := s.server.Underlying()
 	var best *ibsim.Option
-	for _, o := range s.server.Options() {
+	for _, o := range s.server.ListedOptions() {
 		if o.Expiry != "20250815" || o.Right != "P" {
 			continue
 		}
@@ -358,7 +358,7 @@ func TestDeskPrepareErrors(t *testing.T) {
 	weekly := "20250808"
 	var listed []float64
 	pooled := map[float64]bool{}
-	for _, o := range s.server.Options() {
+	for _, o := range s.server.ListedOptions() {
 		if o.Month == opt.Month && o.Right == "P" {
 			pooled[o.Strike] = true
 			if o.Expiry == weekly {
