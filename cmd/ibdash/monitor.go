@@ -19,11 +19,11 @@ import (
 
 // ibdash monitor exit codes, as its help states:
 //
-//	0  healthy (--once), or stopped by a signal with no failed restart
-//	1  with --once, a port at or over the CLOSE_WAIT threshold or failing
-//	   the probe, or the scan failed; otherwise a restart command failed
-//	   during the run
-//	2  bad flags or config
+//	0  healthy (--once), or stopped by a signal with no failed restart.
+//	1  With --once: a port is at or over the CLOSE_WAIT threshold, fails
+//	   the probe, or could not be scanned. Without --once: a restart
+//	   command failed during the run.
+//	2  bad flags or config.
 func init() {
 	commands["monitor"] = command{
 		summary: "watch IB Gateway's sockets and restart it when CLOSE_WAIT piles up (for systemd)",
@@ -50,8 +50,8 @@ when a port is at or over the threshold, fails the probe or cannot be
 scanned, and without --once when a restart command failed; 2 bad usage or
 config.`
 
-// monitorFlags holds the flag values; a field is used only when its flag
-// was set on the command line, so the config file's value stays otherwise.
+// monitorFlags contains the flag values. A field overrides the config file
+// only when its flag was set on the command line.
 type monitorFlags struct {
 	ports          portList
 	threshold      int
@@ -269,7 +269,8 @@ func parseSource(s string) (gateway.Source, error) {
 }
 
 // gatewayOptions maps the [gateway] table, with its defaults applied by
-// package config, onto watchdog options. The dashboard uses it too.
+// package config, onto watchdog options, so the dashboard's wiring in
+// this package can reuse it.
 func gatewayOptions(g config.Gateway) gateway.Options {
 	return gateway.Options{
 		Ports:              g.Ports,
@@ -293,8 +294,8 @@ func gatewayOptions(g config.Gateway) gateway.Options {
 }
 
 // newMonitorLogger returns a logfmt logger on stderr. journald stamps
-// each line itself, so the time is left out when JOURNAL_STREAM says
-// stderr goes to the journal.
+// each line itself, so the time is left out when JOURNAL_STREAM is set,
+// which systemd does when stderr goes to the journal.
 func newMonitorLogger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	if os.Getenv("JOURNAL_STREAM") != "" {
@@ -406,9 +407,9 @@ func monitorRun(ctx context.Context, env *environment, opts gateway.Options) int
 }
 
 // splitCommand splits s into arguments the way a POSIX shell splits
-// words, but with no expansion: whitespace separates arguments; 'single
-// quotes' keep everything literally; "double quotes" keep everything but
-// a backslash before " \ $ or `; a backslash outside quotes escapes the
+// words, but with no expansion. Whitespace separates arguments. 'Single
+// quotes' keep everything literally. "Double quotes" keep everything but
+// a backslash before " \ $ or `. A backslash outside quotes escapes the
 // next character. An unquoted character that only a shell would act on
 // (| & ; < > ( ) $ `) is rejected, since no shell runs the command.
 func splitCommand(s string) ([]string, error) {

@@ -1,5 +1,5 @@
 // Package gateway watches the TCP sockets of a local IB Gateway and
-// restarts it when the API stops answering.
+// restarts it when the API stops responding.
 //
 // IB Gateway (TWS API, port 4001 live and 4002 paper) can keep accepting
 // TCP connections while the sockets it holds pile up in CLOSE_WAIT and

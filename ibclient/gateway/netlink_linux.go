@@ -68,12 +68,13 @@ func (d *netlinkDiag) Close() error { return unix.Close(d.fd) }
 
 // portBytecode builds an inet_diag filter program that accepts a socket
 // whose local port is any of ports. Each port is the pair "sport >= p"
-// and "sport <= p" (S_EQ would be shorter but needs Linux 4.17), and the
-// ports are joined by OR the way iproute2's ss joins them: a JMP op
-// whose "yes" offset of 4 keeps every block start reachable by the
-// kernel's bytecode audit, and whose "no" offset jumps to the end, which
-// accepts. A failed comparison jumps to the next block, or 4 bytes past
-// the end after the last one, which rejects.
+// and "sport <= p", which every kernel with the bytecode filter supports
+// (S_EQ would be shorter but is newer). The ports are joined by OR the
+// way iproute2's ss joins them, with a JMP op between two blocks. Its
+// "yes" offset of 4 keeps every block start reachable by the kernel's
+// bytecode audit, and its "no" offset jumps to the end, which accepts.
+// A failed comparison jumps to the next block, or 4 bytes past the end
+// after the last one, which rejects.
 func portBytecode(ports []int) []byte {
 	var bc []byte
 	op := func(code, yes uint8, no uint16) {
@@ -96,7 +97,7 @@ func portBytecode(ports []int) []byte {
 	return bc
 }
 
-// dump asks the kernel for the TCP sockets of one address family whose
+// dump requests from the kernel the TCP sockets of one address family whose
 // local port passes bytecode, in every state, and calls visit for each.
 func (d *netlinkDiag) dump(family uint8, bytecode []byte, visit socketVisitor) error {
 	d.seq++

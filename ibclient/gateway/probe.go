@@ -17,17 +17,17 @@ import (
 // offers. The server replies with the highest version both support.
 const ProbeVersionRange = "v100..176"
 
-// maxProbeReplyLen caps the server's version reply; a real one is a few
+// maxProbeReplyLen caps the server's version reply. A real one is a few
 // dozen bytes, so a larger length means the peer does not speak the TWS
 // API.
 const maxProbeReplyLen = 4096
 
-// Probe connects to addr, sends the TWS API handshake ("API\x00", then
-// a 4-byte big-endian length and the version range) and waits up to
-// timeout for the server's reply: one length-prefixed message whose
-// NUL-terminated fields are the server version and the connection time.
-// It closes the connection right after the reply, before startApi, so
-// the gateway sees no client id.
+// Probe connects to addr, sends the TWS API handshake and waits up to
+// timeout for the server's reply. The handshake is "API\x00", then a
+// 4-byte big-endian length and the version range. The reply is one
+// length-prefixed message whose NUL-terminated fields are the server
+// version and the connection time. Probe closes the connection right
+// after the reply, before startApi, so the gateway sees no client id.
 func Probe(ctx context.Context, addr string, timeout time.Duration) ProbeResult {
 	start := time.Now()
 	result := probe(ctx, addr, timeout)
@@ -88,7 +88,7 @@ func probeFailure(addr, step string, err error, timeout time.Duration) ProbeResu
 		if step == "connect" {
 			return ProbeResult{Error: fmt.Sprintf("probe %s: connect timed out after %s", addr, timeout)}
 		}
-		return ProbeResult{Error: fmt.Sprintf("probe %s: no version reply within %s; the port accepts TCP but the API does not answer", addr, timeout)}
+		return ProbeResult{Error: fmt.Sprintf("probe %s: no version reply within %s; the port accepts TCP but the API does not respond", addr, timeout)}
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return ProbeResult{Error: fmt.Sprintf("probe %s: %s: the server closed the connection before replying", addr, step)}
 	}

@@ -18,9 +18,9 @@ type processInfo struct {
 
 // processMap maps socket inodes to the configured processes. Building it
 // reads every /proc/PID/fd link of those processes, one readlink per open
-// file, which is the costly part of a scan; so it is rebuilt only every
+// file, which is the costly part of a scan. So it is rebuilt only every
 // refresh interval, or when the set of listening inodes on the gateway
-// ports changes (a restarted gateway listens on a new socket).
+// ports changes, as it does when a restarted gateway listens again.
 type processMap struct {
 	name    string
 	pid     int

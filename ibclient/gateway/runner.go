@@ -30,7 +30,7 @@ type RunResult struct {
 	// by itself: it was not found, timed out or was killed by a signal.
 	ExitStatus int
 	// Output is the tail of stdout and stderr together, at most
-	// MaxOutputTail bytes; Truncated says whether earlier bytes were cut.
+	// MaxOutputTail bytes. Truncated is true when earlier bytes were cut.
 	Output    []byte
 	Truncated bool
 	// Err is nil for exit status 0.

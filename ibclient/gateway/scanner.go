@@ -73,6 +73,10 @@ type SocketScanner struct {
 	portSet  map[uint16]int // port -> index in opts.Ports
 	bytecode []byte
 
+	// openDiag opens the netlink socket; tests replace it to make
+	// netlink fail.
+	openDiag func() (*netlinkDiag, error)
+
 	mu       sync.Mutex
 	diag     *netlinkDiag
 	useProc  bool
@@ -118,6 +122,7 @@ func NewScanner(opts ScanOptions) (*SocketScanner, error) {
 		portSet:  portSet,
 		bytecode: portBytecode(opts.Ports),
 		useProc:  opts.Source == SourceProc,
+		openDiag: openNetlinkDiag,
 	}
 	if opts.Process != "" || opts.PID > 0 {
 		s.procs = newProcessMap(opts.Process, opts.PID, opts.ProcessRefresh, opts.Now)
@@ -259,7 +264,7 @@ func readProcTables(ports map[uint16]int, visit socketVisitor) error {
 // v4-mapped address, so nothing is counted twice.
 func (s *SocketScanner) readNetlink(visit socketVisitor) error {
 	if s.diag == nil {
-		diag, err := openNetlinkDiag()
+		diag, err := s.openDiag()
 		if err != nil {
 			return err
 		}

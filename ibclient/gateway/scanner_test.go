@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,6 +62,44 @@ func TestScanReportsSource(t *testing.T) {
 		if snap.Source != src.name {
 			t.Errorf("Source = %q, want %q", snap.Source, src.name)
 		}
+	}
+}
+
+func TestScanFallsBackToProc(t *testing.T) {
+	g := startLeaky(t, leaky.Options{})
+	s := newTestScanner(t, ScanOptions{Ports: []int{g.Port()}, Source: SourceAuto})
+	s.openDiag = func() (*netlinkDiag, error) {
+		return nil, errors.New("open NETLINK_SOCK_DIAG socket: protocol not supported")
+	}
+	leak(t, g.Addr(), 3)
+	stats := waitForCloseWait(t, s, g.Port(), 3)
+	if stats.CloseWait != 3 {
+		t.Errorf("CLOSE_WAIT = %d, want 3", stats.CloseWait)
+	}
+
+	snap, err := s.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Source != "proc" {
+		t.Errorf("Source = %q, want proc", snap.Source)
+	}
+	if !strings.Contains(snap.Fallback, "protocol not supported") {
+		t.Errorf("Fallback = %q, want the netlink error", snap.Fallback)
+	}
+}
+
+func TestScanNetlinkOnlyReportsFailure(t *testing.T) {
+	s := newTestScanner(t, ScanOptions{Ports: []int{4001}, Source: SourceNetlink})
+	s.openDiag = func() (*netlinkDiag, error) {
+		return nil, errors.New("open NETLINK_SOCK_DIAG socket: permission denied")
+	}
+	snap, err := s.Scan(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("error = %v, want the netlink error", err)
+	}
+	if snap.Error == "" {
+		t.Error("Snapshot.Error is empty for a failed scan")
 	}
 }
 

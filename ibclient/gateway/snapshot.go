@@ -9,8 +9,8 @@ type Snapshot struct {
 	Ports []PortStats `json:"ports"`
 	// Source is "netlink" or "proc": where the socket table was read.
 	Source string `json:"source"`
-	// Fallback is why netlink was not used, when Source is "proc" because
-	// netlink failed; empty otherwise.
+	// Fallback is the netlink error that made the scanner switch to
+	// /proc; empty when netlink works or SourceProc was chosen.
 	Fallback string        `json:"fallback,omitempty"`
 	Duration time.Duration `json:"duration"`
 	// Error is set when the scan failed; Ports is then empty.
@@ -18,8 +18,8 @@ type Snapshot struct {
 
 	// The fields below are filled in by a Watchdog, not by the scanner.
 
-	// HeldBack says why a restart that is due did not run (cooldown,
-	// hourly cap, no restart command); empty when none is due or it ran.
+	// HeldBack is the reason a due restart did not run (cooldown, hourly
+	// cap, no restart command); empty when none is due or it ran.
 	HeldBack string `json:"held_back,omitempty"`
 	// NextRestartAllowed is when the cooldown and the hourly cap next
 	// allow a restart; zero when one is allowed now.
@@ -47,8 +47,10 @@ type PortStats struct {
 	// when no process is configured.
 	Processes []ProcessCounts `json:"processes,omitempty"`
 	// Unmapped counts sockets on this port whose inode was not in the
-	// inode-to-process map; sockets opened since the map's last refresh
-	// land here until the next one. Only set when a process is configured.
+	// inode-to-process map. Sockets accepted since the map's last refresh
+	// land here until the next one, and a socket still in the accept
+	// queue has no inode and is not counted. Only set when a process is
+	// configured.
 	Unmapped int `json:"unmapped,omitempty"`
 	// Probe is the TWS API handshake result; nil when probing is off.
 	Probe *ProbeResult `json:"probe,omitempty"`

@@ -31,7 +31,7 @@ type Restart struct {
 	// ExitStatus is the exit code, or -1 when the command did not exit
 	// by itself (dry run, not found, timed out, killed).
 	ExitStatus int `json:"exit_status"`
-	// Error is why the command failed; empty on success and in dry runs.
+	// Error is the command's failure; empty on success and in dry runs.
 	Error string `json:"error,omitempty"`
 	// Output is the tail of the command's combined stdout and stderr, at
 	// most MaxOutputTail bytes.

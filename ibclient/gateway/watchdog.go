@@ -426,7 +426,7 @@ func (w *Watchdog) nextAllowed(now time.Time) time.Time {
 	return next
 }
 
-// holdReason says which limit holds a due restart back at now.
+// holdReason names the limit that holds a due restart back at now.
 func (w *Watchdog) holdReason(now time.Time) string {
 	w.mu.Lock()
 	n := len(w.restarts)
@@ -444,13 +444,13 @@ func (w *Watchdog) holdReason(now time.Time) string {
 
 // holdBack records why a due restart did not run, logging it once per
 // change of reason.
-func (w *Watchdog) holdBack(snap *Snapshot, why, due string) {
-	snap.HeldBack = why
-	if w.heldBack == why {
+func (w *Watchdog) holdBack(snap *Snapshot, reason, due string) {
+	snap.HeldBack = reason
+	if w.heldBack == reason {
 		return
 	}
-	w.heldBack = why
-	attrs := []any{"held_back", why, "due", due}
+	w.heldBack = reason
+	attrs := []any{"held_back", reason, "due", due}
 	if !snap.NextRestartAllowed.IsZero() {
 		attrs = append(attrs, "next_restart_allowed", snap.NextRestartAllowed.Format(time.RFC3339))
 	}

@@ -238,8 +238,8 @@ func TestWatchdogHourlyCapHolds(t *testing.T) {
 	rig.scanner.set(50)
 
 	// Scans every 10 s for two hours less one scan. The cooldown alone
-	// would allow a restart every minute; the cap allows 3 in any hour,
-	// so they run at 0, 1 and 2 minutes and at 60, 61 and 62 minutes.
+	// would allow a restart every minute, but the cap allows 3 in any
+	// hour. So they run at 0, 1 and 2 minutes and at 60, 61 and 62.
 	restarts := rig.steps(2*60*6-1, 10*time.Second)
 
 	for i, r := range restarts {

@@ -1,7 +1,7 @@
 // Package leaky is a TCP server that behaves like an IB Gateway whose
-// sockets leak: it accepts connections and never closes them, so every
+// sockets leak. It accepts connections and never closes them, so every
 // connection the peer closes stays in CLOSE_WAIT on the server side, in
-// the real kernel socket table. It can answer the TWS API handshake or
+// the real kernel socket table. It can reply to the TWS API handshake or
 // stay silent, and Restart clears the leak the way restarting the
 // gateway does. Tests, benchmarks and the dashboard's demo mode use it.
 package leaky
@@ -23,10 +23,10 @@ import (
 )
 
 // DefaultServerVersion is the TWS API server version the fixture sends
-// when it answers the handshake.
+// in its handshake reply.
 const DefaultServerVersion = 176
 
-// handshakeTimeout bounds how long an answering fixture waits for a
+// handshakeTimeout bounds how long a replying fixture waits for a
 // client's handshake before it stops reading (it still holds the socket).
 const handshakeTimeout = 10 * time.Second
 
@@ -82,9 +82,9 @@ func Listen(opts Options) (*Gateway, error) {
 }
 
 func (g *Gateway) listen(addr string) (net.Listener, error) {
-	// Go turns TCP keepalive on for accepted connections; a keepalive
+	// Go turns TCP keepalive on for accepted connections. A keepalive
 	// probe to a peer that has gone would reset the socket and end the
-	// CLOSE_WAIT this fixture exists to keep.
+	// CLOSE_WAIT that this fixture exists to keep.
 	lc := net.ListenConfig{KeepAlive: -1}
 	if g.opts.ReusePort {
 		lc.Control = setReusePort
