@@ -3,7 +3,8 @@ package ibsim
 import (
 	"sync"
 	"time"
-	_ "time/tzdata" // the reset schedule needs America/New_York on hosts without zoneinfo
+
+	"github.com/ibdash/ibdash/ibclient"
 )
 
 // Clock is the simulator's source of time. Every timer in the simulator
@@ -52,50 +53,23 @@ func (c *ManualClock) Set(t time.Time) {
 	c.now = t
 }
 
-// newYork is IB's reference zone for its North American reset schedule.
-var newYork = mustLoadLocation("America/New_York")
+// newYork is IB's reference zone for the reset schedule and the option
+// expiry times.
+var newYork = ibclient.NewYork()
 
-func mustLoadLocation(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		// The embedded tzdata makes this unreachable unless the Go
-		// distribution is broken.
-		panic("ibsim: time zone " + name + " is missing: " + err.Error())
-	}
-	return loc
-}
-
-// NextWeekendMaintenanceEnd returns the first Saturday 03:00 America/New_York
-// strictly after t: the end of IB's weekend maintenance (Friday 23:00 to
-// Saturday 03:00 ET, from IB's system status page), after which new
-// consumer keys are expected to be active.
-func NextWeekendMaintenanceEnd(t time.Time) time.Time {
-	local := t.In(newYork)
-	daysAhead := (int(time.Saturday) - int(local.Weekday()) + 7) % 7
-	end := time.Date(local.Year(), local.Month(), local.Day()+daysAhead, 3, 0, 0, 0, newYork)
-	if !end.After(t) {
-		end = time.Date(local.Year(), local.Month(), local.Day()+daysAhead+7, 3, 0, 0, 0, newYork)
-	}
-	return end
-}
-
-// nightlyResetHour and nightlyResetMinute are the start of IB's daily North
-// American reset window (00:15 to 01:45 ET, Sunday to Friday). The
-// simulator drops every brokerage session at that instant.
-const (
-	nightlyResetHour   = 0
-	nightlyResetMinute = 15
-)
-
-// nextNightlyReset returns the first daily reset strictly after t. IB
-// lists the daily reset for Sunday to Friday, so Saturday has none.
+// nextNightlyReset returns the first start of IB's daily reset (00:15 ET,
+// Sunday to Friday) strictly after t. The simulator drops every brokerage
+// session at that instant.
 func nextNightlyReset(t time.Time) time.Time {
-	local := t.In(newYork)
-	for days := 0; days < 8; days++ {
-		reset := time.Date(local.Year(), local.Month(), local.Day()+days, nightlyResetHour, nightlyResetMinute, 0, 0, newYork)
-		if reset.After(t) && reset.Weekday() != time.Saturday {
-			return reset
-		}
+	w := ibclient.NextDailyReset(t)
+	if !w.Start.After(t) {
+		w = ibclient.NextDailyReset(w.End)
 	}
-	panic("ibsim: no nightly reset within a week") // unreachable: six of seven days have one
+	return w.Start
+}
+
+// activationTime is when a new consumer key added at t turns active: the
+// end of the next weekend maintenance, Saturday 03:00 ET.
+func activationTime(t time.Time) time.Time {
+	return ibclient.NextWeekendMaintenance(t).End
 }

@@ -225,10 +225,10 @@ func (s *Server) secdefEntry(conid int64) (map[string]any, bool) {
 	}, true
 }
 
-// handleSnapshot follows IB's pre-flight rule: the first request for a
+// handleSnapshot follows IB's pre-flight rule. The first request for a
 // conid in a brokerage session starts the stream and returns only conid
-// and conidEx; later requests return the fields, as strings. Later
-// requests may omit fields and get those of the pre-flight.
+// and conidEx. Later requests return the fields, as strings, and may omit
+// fields to get those of the pre-flight.
 func (s *Server) handleSnapshot(c *call) {
 	q := c.r.URL.Query()
 	if q.Get("conids") == "" {

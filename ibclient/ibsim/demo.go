@@ -44,8 +44,8 @@ const (
 	fileAccessSecret    = "access_token_secret"
 )
 
-// DefaultDemoDir is where the demo keeps its key files between runs:
-// $XDG_CACHE_HOME/ibdash/demo-keys.
+// DefaultDemoDir returns the folder where the demo keeps its key files
+// between runs: $XDG_CACHE_HOME/ibdash/demo-keys.
 func DefaultDemoDir() string {
 	return filepath.Join(xdg.CacheHome, "ibdash", "demo-keys")
 }

@@ -4,7 +4,7 @@
 //
 // The simulator checks what IB checks: the RSA-SHA256 signature of the live
 // session token (LST) request over the prepend and the base string, the
-// realm, the timestamp and the nonce; it runs the Diffie-Hellman exchange
+// realm, the timestamp and the nonce. It runs the Diffie-Hellman exchange
 // and then verifies the HMAC-SHA256 signature of every later request in
 // both signing forms IB accepts. Behind that sit the brokerage session
 // (ssodh/init, the bridge delay, /iserver/accounts priming, tickle, idle

@@ -18,10 +18,10 @@ type FaultKind int
 // effect even though the client cannot tell: the case of an order sent
 // twice after a timeout.
 const (
-	// FaultLatency delays the answer by Fault.Latency of wall time.
+	// FaultLatency delays the response by Fault.Latency of wall time.
 	FaultLatency FaultKind = iota + 1
-	// FaultServerError answers Fault.Status (default 503) with an HTML
-	// page, without running the endpoint.
+	// FaultServerError responds with Fault.Status (default 503) and an
+	// HTML page, without running the endpoint.
 	FaultServerError
 	// FaultMalformedJSON sends a complete body that is not valid JSON.
 	FaultMalformedJSON
@@ -29,7 +29,7 @@ const (
 	// the body and closes the connection.
 	FaultTruncatedBody
 	// FaultConnectionReset closes the connection with a TCP reset
-	// instead of answering.
+	// instead of responding.
 	FaultConnectionReset
 	// FaultLSTExpired expires the caller's LST, so the request gets 401.
 	FaultLSTExpired
@@ -154,7 +154,10 @@ func (s *Server) takeFaults(r *http.Request) []Fault {
 	var hit []Fault
 	kept := s.faults.active[:0]
 	for _, a := range s.faults.active {
-		if strings.HasPrefix(rest, a.fault.PathPrefix) {
+		// The LST and session faults act on a signed protected request, so
+		// an LST request must not use up their count.
+		stateFault := a.fault.Kind == FaultLSTExpired || a.fault.Kind == FaultSessionDropped
+		if strings.HasPrefix(rest, a.fault.PathPrefix) && !(stateFault && rest == lstPath) {
 			hit = append(hit, a.fault)
 			if a.remaining > 0 {
 				a.remaining--
@@ -196,7 +199,8 @@ func hasFault(faults []Fault, kind FaultKind) bool {
 	return false
 }
 
-// deliver writes the recorded answer, damaged as the response faults say.
+// deliver writes the recorded response, damaged as the response faults
+// select.
 func (s *Server) deliver(w http.ResponseWriter, rec *recorder, faults []Fault, info *requestInfo) {
 	body := rec.body.Bytes()
 	switch {

@@ -112,7 +112,7 @@ func TestFaultConnectionReset(t *testing.T) {
 	if _, err := c.send("POST", "/iserver/auth/ssodh/init", map[string]bool{"compete": true}); err == nil {
 		t.Fatal("a request whose connection was reset succeeded")
 	}
-	// The endpoint ran before the reset, as when an answer is lost.
+	// The endpoint ran before the reset, as when a response is lost.
 	if !e.sim.Session(vectorKey).Initialized {
 		t.Error("ssodh/init did not take effect before the reset")
 	}
@@ -124,8 +124,8 @@ func TestFaultConnectionReset(t *testing.T) {
 func TestFaultLSTExpired(t *testing.T) {
 	e := newEnv(t, ibsim.Options{})
 	c := e.client(e.vector)
-	c.login()
 	addFault(t, e.sim, ibsim.Fault{Kind: ibsim.FaultLSTExpired, Count: 1})
+	c.login() // does not use up the fault
 
 	status, body := c.do("GET", "/iserver/auth/status", nil)
 	wantEnvelope(t, status, body, "live session token expired")

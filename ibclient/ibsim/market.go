@@ -23,7 +23,7 @@ const (
 	calendarYear    = 365 * 24 * time.Hour
 )
 
-// expiryKind tells SPY's expiry cycles apart; they list different strikes.
+// expiryKind is one of SPY's expiry cycles, which list different strikes.
 type expiryKind int
 
 const (
@@ -34,7 +34,7 @@ const (
 
 // Strike ranges of each cycle around the listing price. Daily expiries
 // list $1 strikes within 4 %, weeklies within 8 %, and monthlies add $5
-// strikes out to 25 %, so a far strike exists only on the monthly expiry
+// strikes out to 25 %. So a far strike exists only on the monthly expiry,
 // and the month's pooled strike list offers strikes a weekly lacks.
 const (
 	dailyRange   = 0.04
@@ -478,9 +478,9 @@ type Option struct {
 	Right  string // "C" or "P"
 }
 
-// Options returns the listed options that have not expired, in expiry,
+// ListedOptions returns the options that have not expired, in expiry,
 // strike and right order.
-func (s *Server) Options() []Option {
+func (s *Server) ListedOptions() []Option {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()

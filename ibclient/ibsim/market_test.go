@@ -14,7 +14,7 @@ import (
 	"github.com/ibdash/ibdash/ibclient/ibsim"
 )
 
-// testStart (Tuesday 5 August 2025) sees in AUG25: dailies Monday to
+// From testStart (Tuesday 5 August 2025), AUG25 lists dailies Monday to
 // Thursday, weekly Fridays 8, 22 and 29, and the monthly Friday 15.
 
 func TestSecdefSearch(t *testing.T) {
@@ -165,7 +165,7 @@ func TestTrsrvSecdef(t *testing.T) {
 	e := newEnv(t, ibsim.Options{BridgeDelay: -1})
 	c := e.client(e.vector)
 	c.login()
-	opt := e.sim.Options()[0]
+	opt := e.sim.ListedOptions()[0]
 
 	var out struct {
 		Secdef []map[string]any `json:"secdef"`
@@ -257,7 +257,7 @@ func parseCents(t *testing.T, v any) int64 {
 
 func findOption(t *testing.T, sim *ibsim.Server, expiry string, strike float64, right string) ibsim.Option {
 	t.Helper()
-	for _, o := range sim.Options() {
+	for _, o := range sim.ListedOptions() {
 		if o.Expiry == expiry && o.Strike == strike && o.Right == right {
 			return o
 		}
@@ -285,7 +285,7 @@ func TestChainDeterministicFromSeed(t *testing.T) {
 	clock1, clock2 := ibsim.NewManualClock(testStart), ibsim.NewManualClock(testStart)
 	a := ibsim.New(ibsim.Options{Seed: 7, Clock: clock1})
 	b := ibsim.New(ibsim.Options{Seed: 7, Clock: clock2})
-	if !slices.Equal(a.Options(), b.Options()) {
+	if !slices.Equal(a.ListedOptions(), b.ListedOptions()) {
 		t.Fatal("two servers with the same seed list different options")
 	}
 	clock1.Advance(30 * time.Minute)
@@ -297,7 +297,7 @@ func TestChainDeterministicFromSeed(t *testing.T) {
 		t.Error("the underlying did not move in 30 minutes")
 	}
 	other := ibsim.New(ibsim.Options{Seed: 8, Clock: ibsim.NewManualClock(testStart)})
-	if other.Options()[0].Conid == a.Options()[0].Conid {
+	if other.ListedOptions()[0].Conid == a.ListedOptions()[0].Conid {
 		t.Error("another seed gave the same conids")
 	}
 }

@@ -50,8 +50,8 @@ func (a Activation) String() string {
 	return "activation(" + strconv.Itoa(int(a)) + ")"
 }
 
-// Consumer is what IB holds for one consumer key: the files uploaded to
-// the Self-Service Portal and the key's activation state.
+// Consumer is IB's record of one consumer key: the files uploaded to the
+// Self-Service Portal and the key's activation state.
 type Consumer struct {
 	Key           string // case-sensitive, as IB compares it
 	SignatureKey  *rsa.PublicKey
@@ -149,7 +149,7 @@ func (s *Server) AddConsumer(c Consumer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c.Activation == ActivationPending && c.ActiveFrom.IsZero() {
-		c.ActiveFrom = NextWeekendMaintenanceEnd(s.clock.Now())
+		c.ActiveFrom = activationTime(s.clock.Now())
 	}
 	s.consumers[c.Key] = &consumerState{Consumer: c}
 	return nil
@@ -166,7 +166,7 @@ func (s *Server) SetActivation(key string, a Activation, activeFrom time.Time) e
 		return fmt.Errorf("ibsim: consumer %s not found", key)
 	}
 	if a == ActivationPending && activeFrom.IsZero() {
-		activeFrom = NextWeekendMaintenanceEnd(s.clock.Now())
+		activeFrom = activationTime(s.clock.Now())
 	}
 	c.Activation, c.ActiveFrom, c.announced = a, activeFrom, false
 	return nil
@@ -219,8 +219,8 @@ func (s *Server) AddAccessToken(t AccessToken) error {
 	return nil
 }
 
-// RevokeAccessToken forgets a token, as regenerating it in the portal
-// does; its LST requests then get "No access secret key found".
+// RevokeAccessToken deletes a token, as regenerating it in the portal
+// does. Its LST requests then get "No access secret key found".
 func (s *Server) RevokeAccessToken(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -240,7 +240,7 @@ func (s *Server) ExpireLST(consumerKey string) {
 	}
 }
 
-// liveSessionToken answers POST /oauth/live_session_token: it checks the
+// liveSessionToken handles POST /oauth/live_session_token. It checks the
 // consumer, token, realm, timestamp, nonce and RSA-SHA256 signature, then
 // runs the server half of the Diffie-Hellman exchange.
 func (s *Server) liveSessionToken(c *call) {
@@ -271,8 +271,8 @@ func (s *Server) liveSessionToken(c *call) {
 		s.writeOAuthError(c, http.StatusUnauthorized, "LST failed, error: No access secret key found for "+key)
 		return
 	}
-	// NOTE: IB's answer to a wrong realm was never captured; this text is
-	// the simulator's.
+	// NOTE: IB's response to a wrong realm was never captured, so this
+	// text is the simulator's.
 	if realm != cons.Realm {
 		s.writeOAuthError(c, http.StatusUnauthorized, fmt.Sprintf("LST failed, error: realm %q is not valid for consumer %s", realm, key))
 		return
@@ -359,8 +359,8 @@ func (s *Server) announceActivation(cons *consumerState, now time.Time) {
 }
 
 // authenticate verifies the HMAC-SHA256 signature of a protected request
-// and sets the call's consumer, token and session. It answers the request
-// itself and returns false when the request is rejected.
+// and sets the call's consumer, token and session. When it rejects the
+// request, it writes the error response itself and returns false.
 func (s *Server) authenticate(c *call, rest string, faults []Fault) bool {
 	header := c.r.Header.Get("Authorization")
 	if header == "" {

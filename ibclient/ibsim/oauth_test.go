@@ -84,7 +84,7 @@ func TestLSTPendingConsumerActivates(t *testing.T) {
 	}
 
 	// testStart is a Tuesday; the key turns active at Saturday 03:00 ET.
-	activation := ibsim.NextWeekendMaintenanceEnd(testStart)
+	activation := ibclient.NextWeekendMaintenance(testStart).End
 	e.clock.Set(activation.Add(-time.Second))
 	if _, err := e.client(e.vector).tryLogin(); !ibclient.IsKind(err, ibclient.KindInvalidConsumer) {
 		t.Fatalf("one second before activation: error %v, want invalid consumer", err)
@@ -221,7 +221,7 @@ func TestLSTRequestIDsChange(t *testing.T) {
 	status, body = e.postLST(e.lstHeader(&c, "nonce-b", e.clock.Now().Unix()))
 	second, _ := envelopeText(t, status, body)
 	if first == second {
-		t.Errorf("two answers share request id %s", first)
+		t.Errorf("two responses share request id %s", first)
 	}
 }
 

@@ -229,13 +229,13 @@ func (s *Server) handlePlaceOrders(c *call) {
 	s.askQuestion(c, c.session.reply)
 }
 
-// rejectRegistered answers IB's duplicate-cOID error when an order's cOID
+// rejectRegistered sends IB's duplicate-cOID error when an order's cOID
 // was used in the last 24 hours, and returns true if it did.
 func (s *Server) rejectRegistered(c *call, orders []*order) bool {
 	for _, o := range orders {
 		if o.cOID != "" && s.book.registered(o.cOID, c.now) {
-			// NOTE: IB has been seen answering this with 200 and with 400;
-			// the simulator uses 400.
+			// NOTE: IB has been seen returning this with 200 and with 400,
+			// and the simulator uses 400.
 			s.writeOrderError(c, http.StatusBadRequest, fmt.Sprintf("Order couldn't be submitted: Local order ID=%s is already registered.", o.cOID))
 			return true
 		}
@@ -291,7 +291,7 @@ func (s *Server) handleReply(c *call) {
 	p := c.session.reply
 	id := c.r.PathValue("id")
 	if p == nil || p.id != id || c.now.Sub(p.created) > s.opts.ReplyLifetime {
-		// NOTE: the exact text of IB's answer is not published.
+		// NOTE: the exact text of IB's response is not published.
 		s.writeOrderError(c, http.StatusBadRequest, "reply id "+id+" not found; it was answered, replaced by a newer order submission, or expired")
 		return
 	}
@@ -306,8 +306,8 @@ func (s *Server) handleReply(c *call) {
 
 	if !*req.Confirmed {
 		c.session.reply = nil
-		// NOTE: IB's answer to a declined question is not published; the
-		// simulator states that nothing was submitted.
+		// NOTE: IB's response to a declined question is not published, so
+		// the simulator states that nothing was submitted.
 		s.writeJSON(c, http.StatusOK, map[string]any{"confirmed": false, "message": "order discarded; nothing was submitted"})
 		return
 	}
@@ -563,8 +563,8 @@ func (s *Server) handleOrderStatus(c *call) {
 	})
 }
 
-// orderByPath finds the order named by the {id} path value, answering
-// the error itself when there is none.
+// orderByPath finds the order named by the {id} path value. When there
+// is none, it writes the error response itself.
 func (s *Server) orderByPath(c *call) (*order, bool) {
 	raw := c.r.PathValue("id")
 	id, err := strconv.ParseInt(raw, 10, 64)

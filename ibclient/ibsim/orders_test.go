@@ -39,14 +39,14 @@ func submit(t *testing.T, c *client, body any) ([]question, []ack) {
 	if status != 200 {
 		t.Fatalf("placing orders: status %d, body %s", status, data)
 	}
-	return decodeOrderAnswer(t, data)
+	return decodeOrderResponse(t, data)
 }
 
-func decodeOrderAnswer(t *testing.T, data []byte) ([]question, []ack) {
+func decodeOrderResponse(t *testing.T, data []byte) ([]question, []ack) {
 	t.Helper()
 	var raw []map[string]any
 	if err := json.Unmarshal(data, &raw); err != nil || len(raw) == 0 {
-		t.Fatalf("order answer is not a non-empty array: %s", data)
+		t.Fatalf("order response is not a non-empty array: %s", data)
 	}
 	if _, isQuestion := raw[0]["message"]; isQuestion {
 		var qs []question
@@ -81,7 +81,7 @@ func confirmAll(t *testing.T, c *client, qs []question) ([]string, []ack) {
 			t.Fatalf("reply %s: status %d, body %s", q.ID, status, data)
 		}
 		var acks []ack
-		qs, acks = decodeOrderAnswer(t, data)
+		qs, acks = decodeOrderResponse(t, data)
 		if acks != nil {
 			return asked, acks
 		}
@@ -283,7 +283,7 @@ func TestSuppressQuestions(t *testing.T) {
 	var out map[string]string
 	c.decode("POST", "/iserver/questions/suppress", map[string][]string{"messageIds": {"o163", "o354", "o10331"}}, 200, &out)
 	if out["status"] != "submitted" {
-		t.Errorf("suppress answer = %v", out)
+		t.Errorf("suppress response = %v", out)
 	}
 	if qs, acks := submit(t, c, bracket("s-0001")); qs != nil || len(acks) != 2 {
 		t.Errorf("with every question suppressed: questions %+v, acks %+v", qs, acks)

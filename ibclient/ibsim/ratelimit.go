@@ -119,7 +119,7 @@ func (l *rateLimiter) allow(client, method, path string, now time.Time) bool {
 	return false
 }
 
-// ClearRateLimits forgets every bucket and penalty, as if no request had
+// ClearRateLimits deletes every bucket and penalty, as if no request had
 // been made.
 func (s *Server) ClearRateLimits() {
 	s.mu.Lock()

@@ -70,7 +70,7 @@ func TestRateLimitPenaltyBox(t *testing.T) {
 			t.Fatalf("live orders within 5 s: status %d, want 429", status)
 		}
 	}
-	// Three violations: every endpoint now answers 429 for the penalty.
+	// Three violations: every endpoint now returns 429 for the penalty.
 	e.clock.Advance(30 * time.Second)
 	if status, _ := c.do("POST", "/tickle", nil); status != http.StatusTooManyRequests {
 		t.Errorf("tickle inside the penalty: status %d, want 429", status)

@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// Defaults of Options. IB documents none of the windows except the LST
-// lifetime (about 24 h), the idle timeout (about 5 minutes) and the
-// penalty box (10 minutes); the others are the simulator's choice.
+// Defaults of Options. IB documents the LST lifetime (about 24 h), the
+// idle timeout (about 5 minutes) and the penalty box (10 minutes). The
+// other windows are the simulator's choice.
 const (
 	DefaultPathPrefix      = "/v1/api"
 	DefaultAccountID       = "DU1234567"
@@ -35,8 +35,8 @@ const (
 // Options configure a Server. The zero value of every field selects its
 // default; for BridgeDelay and SubmitDelay a negative value means none.
 type Options struct {
-	// PathPrefix is where the API lives on the simulator, like IB's
-	// /v1/api; requests outside it get 404.
+	// PathPrefix is the path under which the API is served, like IB's
+	// /v1/api. Requests outside it get 404.
 	PathPrefix string
 	// SignedBaseURL, when set, replaces scheme://host/prefix of each
 	// request when the simulator rebuilds the signed URL, so requests
@@ -49,7 +49,7 @@ type Options struct {
 	Logger *slog.Logger // one line per request; default discards
 
 	AccountID   string        // the paper account of every consumer
-	BridgeDelay time.Duration // from ssodh/init until /iserver answers
+	BridgeDelay time.Duration // from ssodh/init until /iserver responds
 	IdleTimeout time.Duration // without requests, the brokerage session drops
 	LSTLifetime time.Duration // live_session_token_expiration minus now
 
@@ -93,6 +93,7 @@ func (o Options) withDefaults() Options {
 		o.PathPrefix = ""
 	}
 	o.SignedBaseURL = strings.TrimRight(o.SignedBaseURL, "/")
+
 	if o.Clock == nil {
 		o.Clock = ClockFunc(time.Now)
 	}
@@ -102,6 +103,7 @@ func (o Options) withDefaults() Options {
 	if o.AccountID == "" {
 		o.AccountID = DefaultAccountID
 	}
+
 	o.BridgeDelay = durationOr(o.BridgeDelay, DefaultBridgeDelay)
 	o.SubmitDelay = durationOr(o.SubmitDelay, DefaultSubmitDelay)
 	if o.IdleTimeout <= 0 {
@@ -119,6 +121,7 @@ func (o Options) withDefaults() Options {
 	if o.ReplyLifetime <= 0 {
 		o.ReplyLifetime = DefaultReplyLifetime
 	}
+
 	if o.PenaltyAfter <= 0 {
 		o.PenaltyAfter = DefaultPenaltyAfter
 	}
@@ -143,8 +146,8 @@ func durationOr(d, def time.Duration) time.Duration {
 }
 
 // Server is the simulated Web API. It is an http.Handler and safe for
-// concurrent use; one mutex serialises all state, as the handlers are
-// short and do no I/O while holding it.
+// concurrent use. One mutex serialises all state, because the handlers
+// are short and do no I/O while holding it.
 type Server struct {
 	opts  Options
 	clock Clock
@@ -198,8 +201,8 @@ func New(opts Options) *Server {
 // Now returns the simulator's clock reading.
 func (s *Server) Now() time.Time { return s.clock.Now() }
 
-// nextRequestID returns a fresh id for IB's "id: N, error: ..." envelope;
-// like IB's, it changes on every answer and carries no meaning.
+// nextRequestID returns a fresh id for IB's "id: N, error: ..." envelope.
+// Like IB's, it changes on every response and carries no meaning.
 func (s *Server) nextRequestID() int64 {
 	s.requestID += 1 + int64(s.idRand.IntN(97))
 	return s.requestID
@@ -216,7 +219,8 @@ type call struct {
 	session  *session
 }
 
-// requestInfo is what the request log line reports. It holds no secret.
+// requestInfo is the content of one request log line, which contains no
+// secret.
 type requestInfo struct {
 	method   string
 	path     string
@@ -229,7 +233,7 @@ type requestInfo struct {
 
 type callKey struct{}
 
-// ServeHTTP answers one API request: faults first, then rate limits,
+// ServeHTTP handles one API request: faults first, then rate limits,
 // authentication, session checks and the endpoint.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := &requestInfo{method: r.Method, path: r.URL.Path}
@@ -267,7 +271,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.logRequest(info)
 }
 
-// handle runs the request under the server lock and records the answer.
+// handle runs the request under the server lock and records the response.
 func (s *Server) handle(w *recorder, r *http.Request, info *requestInfo, faults []Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -386,7 +390,7 @@ func (s *Server) routes() {
 	s.route("DELETE /iserver/account/{account}/order/{id}", needPrimed, s.handleCancel)
 }
 
-// recorder buffers an answer so faults can rewrite it and the log can
+// recorder buffers a response so faults can rewrite it and the log can
 // report its status.
 type recorder struct {
 	header http.Header
@@ -409,7 +413,7 @@ func (r *recorder) WriteHeader(status int) {
 	}
 }
 
-// writeTo sends the buffered answer whole.
+// writeTo sends the buffered response whole.
 func (r *recorder) writeTo(w http.ResponseWriter, body []byte) {
 	for k, v := range r.header {
 		w.Header()[k] = v

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// requirement is what an endpoint needs beyond a valid signature.
+// requirement is an endpoint's precondition beyond a valid signature.
 type requirement int
 
 const (
@@ -22,7 +22,7 @@ const (
 // username; each simulated consumer is its own user.
 type session struct {
 	initialized  bool      // ssodh/init ran and nothing dropped the session since
-	bridgeUpAt   time.Time // /iserver answers from then on
+	bridgeUpAt   time.Time // /iserver responds from then on
 	primed       bool      // /iserver/accounts was called since the bridge came up
 	competing    bool      // another login took the session over
 	lastActivity time.Time
@@ -67,7 +67,7 @@ func (s *Server) touchSession(c *call) {
 	c.session.lastActivity = c.now
 }
 
-// checkSession answers IB's session errors for endpoints that need the
+// checkSession sends IB's session errors for endpoints that need the
 // bridge or the /iserver/accounts priming, and returns false if it did.
 func (s *Server) checkSession(c *call, needs requirement) bool {
 	if needs == needAuth {
@@ -129,7 +129,7 @@ func (s *Server) DropSession(consumerKey string) {
 }
 
 // NightlyReset drops every brokerage session's bridge and accounts
-// priming now, as IB's daily reset does; the server also does it by
+// priming now, as IB's daily reset does. The server also does it by
 // itself each day at 00:15 America/New_York except Saturday.
 func (s *Server) NightlyReset() {
 	s.mu.Lock()
@@ -188,9 +188,9 @@ func (s *Server) handleInit(c *call) {
 		s.log.Info("brokerage session starting", "consumer", c.consumer.Key, "bridge_up_at", sess.bridgeUpAt.Format(time.RFC3339))
 	}
 
-	// The answer reports the session as authenticated at once, while the
-	// bridge comes up only after BridgeDelay: that gap is IB's "no bridge
-	// right after init".
+	// The response reports the session as authenticated at once, while
+	// the bridge comes up only after BridgeDelay. That gap is IB's "no
+	// bridge right after init".
 	status := s.statusBody(sess, c.now)
 	status["authenticated"] = true
 	status["connected"] = true

@@ -8,7 +8,7 @@ import (
 	"github.com/ibdash/ibdash/ibclient/ibsim"
 )
 
-// wantError checks a {"error":TEXT} answer.
+// wantError checks a {"error":TEXT} response.
 func wantError(t *testing.T, c *client, method, path string, body any, wantStatus int, wantText string) {
 	t.Helper()
 	status, data := c.do(method, path, body)
@@ -37,7 +37,7 @@ func TestNoBridgeUntilDelayPasses(t *testing.T) {
 	var init map[string]any
 	c.decode("POST", "/iserver/auth/ssodh/init", map[string]bool{"publish": true, "compete": true}, 200, &init)
 	if init["authenticated"] != true || init["connected"] != true {
-		t.Errorf("init answer = %v, want authenticated and connected", init)
+		t.Errorf("init response = %v, want authenticated and connected", init)
 	}
 	wantError(t, c, "GET", "/iserver/accounts", nil, http.StatusBadRequest, "Bad Request: no bridge")
 	if got := authStatus(t, c)["authenticated"]; got != false {
@@ -81,7 +81,7 @@ func TestAccountsPrimingRequired(t *testing.T) {
 	c.decode("GET", "/iserver/marketdata/snapshot?conids=756733&fields=31", nil, 200, nil)
 }
 
-func TestAccountsAnswer(t *testing.T) {
+func TestAccountsResponse(t *testing.T) {
 	e := newEnv(t, ibsim.Options{AccountID: "DU7654321", BridgeDelay: -1})
 	c := e.client(e.vector)
 	c.login()
@@ -192,7 +192,7 @@ func TestLogoutEndsSession(t *testing.T) {
 	var out map[string]bool
 	c.decode("POST", "/logout", nil, 200, &out)
 	if !out["status"] {
-		t.Errorf("logout answer = %v", out)
+		t.Errorf("logout response = %v", out)
 	}
 	wantError(t, c, "GET", "/iserver/accounts", nil, http.StatusBadRequest, "Bad Request: no bridge")
 	// The LST outlives the brokerage session.
@@ -234,23 +234,4 @@ func TestDropSession(t *testing.T) {
 	c.startSession()
 	e.sim.DropSession(vectorKey)
 	wantError(t, c, "GET", "/iserver/accounts", nil, http.StatusBadRequest, "Bad Request: no bridge")
-}
-
-func TestNextWeekendMaintenanceEnd(t *testing.T) {
-	newYork, _ := time.LoadLocation("America/New_York")
-	cases := []struct {
-		name     string
-		from     time.Time
-		wantDate time.Time
-	}{
-		{"tuesday", time.Date(2025, 8, 5, 10, 0, 0, 0, newYork), time.Date(2025, 8, 9, 3, 0, 0, 0, newYork)},
-		{"saturday before 03:00", time.Date(2025, 8, 9, 2, 59, 0, 0, newYork), time.Date(2025, 8, 9, 3, 0, 0, 0, newYork)},
-		{"saturday at 03:00", time.Date(2025, 8, 9, 3, 0, 0, 0, newYork), time.Date(2025, 8, 16, 3, 0, 0, 0, newYork)},
-		{"across the DST change", time.Date(2025, 11, 1, 12, 0, 0, 0, newYork), time.Date(2025, 11, 8, 3, 0, 0, 0, newYork)},
-	}
-	for _, tc := range cases {
-		if got := ibsim.NextWeekendMaintenanceEnd(tc.from); !got.Equal(tc.wantDate) {
-			t.Errorf("%s: got %v, want %v", tc.name, got.In(newYork), tc.wantDate)
-		}
-	}
 }

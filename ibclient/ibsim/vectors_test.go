@@ -2,6 +2,7 @@ package ibsim_test
 
 import (
 	"encoding/json"
+	"io"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -55,8 +56,8 @@ func loadVectors(t *testing.T) *vectorFile {
 	return &v
 }
 
-// vectorClock is the time of the first vector request; the fake server
-// of the vectors answered an expiration 24 hours after it.
+// vectorClock is the time of the first vector request. The fake server
+// of the vectors returned an expiration 24 hours after it.
 var vectorClock = time.Unix(1735689600, 0)
 
 // newVectorEnv returns a simulator that checks signatures against IB's
@@ -85,13 +86,12 @@ func sendRecorded(t *testing.T, e *env, method, wireURL, authorization string, b
 	if err != nil {
 		t.Fatal(err)
 	}
-	var reader *strings.Reader
+	text := ""
 	if body != nil {
-		reader = strings.NewReader(*body)
-	} else {
-		reader = strings.NewReader("")
+		text = *body
 	}
-	req, err := http.NewRequest(method, e.http.URL+u.RequestURI(), reader)
+
+	req, err := http.NewRequest(method, e.http.URL+u.RequestURI(), strings.NewReader(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,19 +100,15 @@ func sendRecorded(t *testing.T, e *env, method, wireURL, authorization string, b
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+
 	resp, err := e.http.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var data []byte
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		data = append(data, buf[:n]...)
-		if err != nil {
-			break
-		}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the response: %v", err)
 	}
 	return resp, data
 }
