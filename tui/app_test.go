@@ -243,7 +243,7 @@ func TestKeyTurningActiveRings(t *testing.T) {
 	if m.notice == nil || !strings.Contains(m.notice.text, "NEWKEY01 is now active") {
 		t.Errorf("notice = %+v, want NEWKEY01 is now active", m.notice)
 	}
-	if !strings.Contains(screen(m), "★ Consumer key NEWKEY01 is now active") {
+	if !strings.Contains(screen(m), "» Consumer key NEWKEY01 is now active") {
 		t.Errorf("notice not on screen:\n%s", screen(m))
 	}
 }

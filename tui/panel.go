@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/ibdash/ibdash/tui/common"
 )
@@ -30,20 +29,27 @@ const (
 )
 
 // renderBox draws lines inside a rounded border of exactly width by
-// height cells. Lines are expected to fit already (panels shorten text at
-// word boundaries); any that do not are cut, so the layout never breaks.
-func renderBox(style lipgloss.Style, width, height int, lines []string) string {
+// height cells, in the color of style. Lines are expected to fit already
+// (panels shorten text at word boundaries); any that do not are cut, so
+// the layout never breaks. The border is drawn here rather than by
+// lipgloss, which measures every line again and costs most of a frame.
+func renderBox(style lipgloss.Style, width, height int, lines []string) []string {
 	innerW := max(width-borderCols, 0)
 	innerH := max(height-borderRows, 0)
-	out := make([]string, innerH)
-	for i := range out {
+	rule := strings.Repeat("─", max(width-2, 0))
+	left, right := style.Render("│")+" ", " "+style.Render("│")
+	blank := strings.Repeat(" ", innerW)
+
+	out := make([]string, 0, height)
+	out = append(out, style.Render("╭"+rule+"╮"))
+	for i := range innerH {
+		line := blank
 		if i < len(lines) {
-			out[i] = common.PadRight(ansi.Truncate(lines[i], innerW, ""), innerW)
-		} else {
-			out[i] = strings.Repeat(" ", innerW)
+			line = common.FitWidth(lines[i], innerW)
 		}
+		out = append(out, left+line+right)
 	}
-	return style.Width(width).Render(strings.Join(out, "\n"))
+	return append(out, style.Render("╰"+rule+"╯"))
 }
 
 // titleLine renders a panel title, marked when the panel has focus so the
@@ -68,4 +74,28 @@ func scrollWindow(selected, total, height int) int {
 	}
 	first := selected - height/2
 	return min(max(first, 0), total-height)
+}
+
+// lineCache hands the lines a panel rendered for Lines to the View call
+// right after it, so a frame renders each panel once. View takes the
+// lines out, so a later frame never sees stale ones.
+type lineCache struct {
+	width int
+	lines []string
+	valid bool
+}
+
+func (c *lineCache) store(width int, lines []string) {
+	c.width, c.lines, c.valid = width, lines, true
+}
+
+// take returns the stored lines when they were rendered at width, or
+// renders them anew.
+func (c *lineCache) take(width int, render func(int) []string) []string {
+	if c.valid && c.width == width {
+		c.valid = false
+		return c.lines
+	}
+	c.valid = false
+	return render(width)
 }

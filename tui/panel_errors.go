@@ -82,8 +82,7 @@ func (p *errorsPanel) SetFocused(focused bool)   { p.focused = focused }
 func (p *errorsPanel) Title() string             { return "IB errors" }
 
 func (p *errorsPanel) ShortHelp() []key.Binding {
-	km := p.common.KeyMap
-	return []key.Binding{km.Up, km.Down}
+	return []key.Binding{p.common.KeyMap.Move}
 }
 
 func (p *errorsPanel) FullHelp() [][]key.Binding {

@@ -43,6 +43,7 @@ type gatewayPanel struct {
 	snap      gateway.Snapshot
 	seen      bool
 	restart   *restartInfo
+	cache     lineCache
 }
 
 func newGatewayPanel(c common.Common, ports []int, threshold int) *gatewayPanel {
@@ -65,10 +66,16 @@ func (p *gatewayPanel) SetFocused(focused bool)                    { p.focused =
 func (p *gatewayPanel) Title() string                              { return "Gateway sockets" }
 func (p *gatewayPanel) ShortHelp() []key.Binding                   { return nil }
 func (p *gatewayPanel) FullHelp() [][]key.Binding                  { return nil }
-func (p *gatewayPanel) Lines(width int) int                        { return len(p.lines(width)) }
+
+// Lines renders the panel and keeps the lines for the View that follows
+// in the same frame.
+func (p *gatewayPanel) Lines(width int) int {
+	p.cache.store(width, p.lines(width))
+	return len(p.cache.lines)
+}
 
 func (p *gatewayPanel) View() string {
-	lines := p.lines(p.common.Width)
+	lines := p.cache.take(p.common.Width, p.lines)
 	return strings.Join(lines[:min(len(lines), max(p.common.Height, 1))], "\n")
 }
 
@@ -126,8 +133,10 @@ func (p *gatewayPanel) portLines(ps *gateway.PortStats, width int) []string {
 		strikes = fmt.Sprintf("  strikes %d", max(ps.CloseWaitStrikes, ps.ProbeStrikes))
 	}
 	sparkWidth := max(width-len("  CLOSE_WAIT ")-len(strikes), 4)
-	spark := "  " + st.Label.Render("CLOSE_WAIT ") + sparkline(st, ps.CloseWaitHistory, p.threshold, sparkWidth) +
-		st.Warn.Render(strikes)
+	spark := "  " + st.Label.Render("CLOSE_WAIT ") + sparkline(st, ps.CloseWaitHistory, p.threshold, sparkWidth)
+	if strikes != "" {
+		spark += st.Warn.Render(strikes)
+	}
 	return []string{head, "  " + counts, spark}
 }
 
@@ -204,16 +213,30 @@ func sparkline(st *common.Styles, history []int, threshold, width int) string {
 	for _, v := range history {
 		top = max(top, v)
 	}
-	var b strings.Builder
+	// Bars of one tone are styled as one run, which keeps the styling
+	// cost per tone change rather than per bar.
+	var b, run strings.Builder
+	runOver := false
+	flush := func() {
+		if run.Len() == 0 {
+			return
+		}
+		style := st.OK
+		if runOver {
+			style = st.Bad
+		}
+		b.WriteString(style.Render(run.String()))
+		run.Reset()
+	}
 	for _, v := range history {
 		level := (v*(len(sparkLevels)-1) + top - 1) / top
-		bar := string(sparkLevels[min(max(level, 0), len(sparkLevels)-1)])
-		if v >= threshold {
-			b.WriteString(st.Bad.Render(bar))
-		} else {
-			b.WriteString(st.OK.Render(bar))
+		if over := v >= threshold; over != runOver {
+			flush()
+			runOver = over
 		}
+		run.WriteRune(sparkLevels[min(max(level, 0), len(sparkLevels)-1)])
 	}
+	flush()
 	if len(history) == 0 {
 		b.WriteString(st.Muted.Render("no history yet"))
 	}

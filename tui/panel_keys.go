@@ -91,10 +91,13 @@ func (p *keysPanel) Title() string             { return "Consumer keys" }
 
 func (p *keysPanel) ShortHelp() []key.Binding {
 	km := p.common.KeyMap
-	return []key.Binding{km.Up, km.Down, km.Recheck}
+	return []key.Binding{km.Move, km.Recheck}
 }
 
-func (p *keysPanel) FullHelp() [][]key.Binding { return [][]key.Binding{p.ShortHelp()} }
+func (p *keysPanel) FullHelp() [][]key.Binding {
+	km := p.common.KeyMap
+	return [][]key.Binding{{km.Up, km.Down, km.Recheck}}
+}
 
 // keyLines returns the rows for one consumer key: its name and badge,
 // then the checks, the expected activation and the last error.
@@ -109,6 +112,8 @@ func (p *keysPanel) keyLines(consumerKey string, selected bool, width int) []str
 	name := common.PadRight(common.Truncate(consumerKey, 14), 14)
 	if selected && p.focused {
 		name = st.Selected.Render(name)
+	} else {
+		name = st.Value.Render(name)
 	}
 	head := name + " " + keyBadge(st, s.State)
 	var tags []string

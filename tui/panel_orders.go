@@ -100,10 +100,13 @@ func (p *ordersPanel) Title() string             { return "Orders" }
 
 func (p *ordersPanel) ShortHelp() []key.Binding {
 	km := p.common.KeyMap
-	return []key.Binding{km.Up, km.Down, km.Cancel}
+	return []key.Binding{km.Move, km.Cancel}
 }
 
-func (p *ordersPanel) FullHelp() [][]key.Binding { return [][]key.Binding{p.ShortHelp()} }
+func (p *ordersPanel) FullHelp() [][]key.Binding {
+	km := p.common.KeyMap
+	return [][]key.Binding{{km.Up, km.Down, km.Cancel}}
+}
 
 func (p *ordersPanel) Lines(width int) int {
 	n := 2
@@ -123,9 +126,9 @@ func (p *ordersPanel) orderLines(o Order, selected bool, width int) []string {
 	if !o.Placed.IsZero() {
 		head = o.Placed.Format("15:04:05") + " " + head
 	}
-	line := common.Truncate(head, width-2)
+	line := st.Value.Render(common.Truncate(head, width-2))
 	if selected && p.focused {
-		line = st.Selected.Render(line)
+		line = st.Selected.Render(common.Truncate(head, width-2))
 	}
 	lines := []string{mark + line}
 	for _, leg := range o.Legs {

@@ -40,6 +40,7 @@ type sessionPanel struct {
 	consumer string
 	event    ibclient.SessionEvent
 	seen     bool
+	cache    lineCache
 }
 
 func newSessionPanel(c common.Common, consumer string) *sessionPanel {
@@ -60,8 +61,17 @@ func (p *sessionPanel) SetFocused(focused bool)                    { p.focused =
 func (p *sessionPanel) Title() string                              { return "Session" }
 func (p *sessionPanel) ShortHelp() []key.Binding                   { return nil }
 func (p *sessionPanel) FullHelp() [][]key.Binding                  { return nil }
-func (p *sessionPanel) Lines(width int) int                        { return len(p.lines(width)) }
-func (p *sessionPanel) View() string                               { return strings.Join(p.clip(p.lines(p.common.Width)), "\n") }
+
+// Lines renders the panel and keeps the lines for the View that follows
+// in the same frame.
+func (p *sessionPanel) Lines(width int) int {
+	p.cache.store(width, p.lines(width))
+	return len(p.cache.lines)
+}
+
+func (p *sessionPanel) View() string {
+	return strings.Join(p.clip(p.cache.take(p.common.Width, p.lines)), "\n")
+}
 func (p *sessionPanel) clip(lines []string) []string {
 	return lines[:min(len(lines), max(p.common.Height, 1))]
 }

@@ -5,7 +5,6 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/ibdash/ibdash/tui/common"
 )
@@ -26,33 +25,42 @@ func (m *Model) render() string {
 	}
 	width, bodyH := m.common.Width, m.bodyHeight()
 
-	var body string
+	var body []string
 	switch {
 	case m.mode == modeConfirm:
-		body = lipgloss.Place(width, bodyH, lipgloss.Center, lipgloss.Center, m.renderConfirm(width))
+		body = fitBlock(lipgloss.Place(width, bodyH, lipgloss.Center, lipgloss.Center, m.renderConfirm(width)), width, bodyH)
 	case m.mode == modeHelp:
-		body = m.renderFullHelp(width, bodyH)
+		body = fitLines(m.renderFullHelp(width, bodyH), width, bodyH)
 	case m.mode == modeTicket && m.ticket != nil:
 		body = fitBlock(m.ticket.View(), width, bodyH)
 	default:
 		body = m.renderPanels(width, bodyH)
 	}
-	return strings.Join([]string{m.renderHeader(width), fitBlock(body, width, bodyH), m.renderStatus(width), m.renderHelpBar(width)}, "\n")
+
+	lines := make([]string, 0, bodyH+chromeRows)
+	lines = append(lines, m.renderHeader(width))
+	lines = append(lines, body...)
+	lines = append(lines, m.renderStatus(width), m.renderHelpBar(width))
+	return strings.Join(lines, "\n")
 }
 
-// fitBlock makes s exactly width by height cells: lines are padded or
-// cut, and missing lines are blank.
-func fitBlock(s string, width, height int) string {
-	lines := strings.Split(s, "\n")
+// fitBlock splits s into exactly height lines of width cells.
+func fitBlock(s string, width, height int) []string {
+	return fitLines(strings.Split(s, "\n"), width, height)
+}
+
+// fitLines makes lines exactly width by height cells: lines are padded
+// or cut, and missing lines are blank.
+func fitLines(lines []string, width, height int) []string {
 	out := make([]string, height)
 	for i := range out {
 		line := ""
 		if i < len(lines) {
-			line = ansi.Truncate(lines[i], width, "")
+			line = lines[i]
 		}
-		out[i] = common.PadRight(line, width)
+		out[i] = common.FitWidth(line, width)
 	}
-	return strings.Join(out, "\n")
+	return out
 }
 
 func (m *Model) renderHeader(width int) string {
@@ -69,12 +77,12 @@ func (m *Model) renderHeader(width int) string {
 			text += " · " + a
 		}
 		left += st.Muted.Render(text)
-		leftW += ansi.StringWidth(text)
+		leftW += common.Width(text)
 	}
 	clock := m.common.Now().Format("Mon 15:04:05 MST")
 	gap := width - leftW - len(clock)
 	if gap < 1 {
-		return fitBlock(left, width, 1)
+		return common.FitWidth(left, width)
 	}
 	return left + strings.Repeat(" ", gap) + st.Muted.Render(clock)
 }
@@ -83,7 +91,7 @@ func (m *Model) renderHeader(width int) string {
 func (m *Model) renderStatus(width int) string {
 	var parts []part
 	if n := m.notice; n != nil {
-		parts = append(parts, part{"★ " + n.text, n.tone})
+		parts = append(parts, part{"» " + n.text, n.tone})
 	}
 	parts = append(parts, m.taskParts()...)
 	return fitParts(m.common.Styles, parts, width)
@@ -108,7 +116,7 @@ func fitParts(st *common.Styles, parts []part, width int) string {
 			b.WriteString("  ")
 		}
 		b.WriteString(st.ByTone(p.tone).Render(text))
-		used += sep + ansi.StringWidth(text)
+		used += sep + common.Width(text)
 		if text != p.text {
 			break
 		}
@@ -129,13 +137,13 @@ func (m *Model) renderHelpBar(width int) string {
 	default:
 		bindings = append(bindings, km.NextPanel)
 		bindings = append(bindings, m.panels[m.focus].ShortHelp()...)
-		bindings = append(bindings, km.NewOrder, km.Help, km.Quit)
+		bindings = append(bindings, km.Help, km.Quit, km.NewOrder)
 	}
 	m.help.SetWidth(width)
 	return m.help.ShortHelpView(bindings)
 }
 
-func (m *Model) renderFullHelp(width, height int) string {
+func (m *Model) renderFullHelp(width, height int) []string {
 	km := m.common.KeyMap
 	groups := [][]key.Binding{
 		{km.NextPanel, km.PrevPanel, km.Help, km.Dismiss, km.Quit, km.ForceQuit},
@@ -154,7 +162,7 @@ func (m *Model) renderFullHelp(width, height int) string {
 			lines = append(lines, st.Muted.Render(l))
 		}
 	}
-	return renderBox(st.PanelFocused, width, min(height, len(lines)+borderRows), lines)
+	return renderBox(st.BorderFocus, width, min(height, len(lines)+borderRows), lines)
 }
 
 // columns returns the panels of each column at this width.
@@ -165,41 +173,44 @@ func (m *Model) columns(width int) [][]panel {
 	return [][]panel{m.panels}
 }
 
-func (m *Model) renderPanels(width, height int) string {
+func (m *Model) renderPanels(width, height int) []string {
 	cols := m.columns(width)
 	if len(cols) == 1 {
 		return m.renderColumn(cols[0], width, height)
 	}
 	leftW := width / 2
-	return lipgloss.JoinHorizontal(lipgloss.Top,
-		m.renderColumn(cols[0], leftW, height),
-		m.renderColumn(cols[1], width-leftW, height))
+	left := m.renderColumn(cols[0], leftW, height)
+	right := m.renderColumn(cols[1], width-leftW, height)
+	for i := range left {
+		left[i] += right[i]
+	}
+	return left
 }
 
 // renderColumn stacks panels in a column of exactly width by height
 // cells. When their natural heights do not fit, panels collapse to their
 // one-line summary from the bottom up, never the focused one, and the
 // last panel shown whole takes any rows left over.
-func (m *Model) renderColumn(ps []panel, width, height int) string {
+func (m *Model) renderColumn(ps []panel, width, height int) []string {
 	heights := m.columnHeights(ps, width, height)
 	focused := m.panels[m.focus]
 	innerW := width - borderCols
 
-	var blocks []string
+	lines := make([]string, 0, height)
 	for i, p := range ps {
 		h := heights[i]
 		if h == 1 {
-			blocks = append(blocks, "  "+p.Summary(width-2))
+			lines = append(lines, common.FitWidth("  "+p.Summary(width-2), width))
 			continue
 		}
 		p.SetSize(innerW, h-borderRows)
-		style := m.common.Styles.Panel
+		style := m.common.Styles.Border
 		if p == focused {
-			style = m.common.Styles.PanelFocused
+			style = m.common.Styles.BorderFocus
 		}
-		blocks = append(blocks, renderBox(style, width, h, strings.Split(p.View(), "\n")))
+		lines = append(lines, renderBox(style, width, h, strings.Split(p.View(), "\n"))...)
 	}
-	return fitBlock(strings.Join(blocks, "\n"), width, height)
+	return fitLines(lines, width, height)
 }
 
 // columnHeights picks the height of each panel in a column; 1 means the

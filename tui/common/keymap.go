@@ -13,7 +13,9 @@ type KeyMap struct {
 	NextPanel key.Binding
 	PrevPanel key.Binding
 
-	// Movement inside a panel or a list.
+	// Movement inside a panel or a list. Move is Up and Down together,
+	// for the short help only.
+	Move   key.Binding
 	Up     key.Binding
 	Down   key.Binding
 	Top    key.Binding
@@ -44,6 +46,7 @@ func DefaultKeyMap() *KeyMap {
 		NextPanel: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next panel")),
 		PrevPanel: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous panel")),
 
+		Move:   key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑↓/jk", "move")),
 		Up:     key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
 		Down:   key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
 		Top:    key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g", "first")),

@@ -54,6 +54,8 @@ type Styles struct {
 
 	Panel        lipgloss.Style // border of a panel without focus
 	PanelFocused lipgloss.Style // border of the focused panel
+	Border       lipgloss.Style // color of the border runes of a panel without focus
+	BorderFocus  lipgloss.Style // color of the border runes of the focused panel
 	PanelTitle   lipgloss.Style
 	Summary      lipgloss.Style // one-line form of a collapsed panel
 	Selected     lipgloss.Style // the selected row of a list
@@ -89,9 +91,11 @@ func NewStyles(t Theme) *Styles {
 
 		Panel:        border,
 		PanelFocused: border.BorderForeground(t.Accent),
+		Border:       lipgloss.NewStyle().Foreground(t.Border),
+		BorderFocus:  lipgloss.NewStyle().Foreground(t.Accent),
 		PanelTitle:   lipgloss.NewStyle().Bold(true).Foreground(t.Accent),
 		Summary:      base,
-		Selected:     lipgloss.NewStyle().Bold(true).Reverse(true),
+		Selected:     lipgloss.NewStyle().Bold(true).Reverse(true).Foreground(t.Accent),
 
 		OK:   lipgloss.NewStyle().Foreground(t.OK).Bold(true),
 		Warn: lipgloss.NewStyle().Foreground(t.Warn).Bold(true),

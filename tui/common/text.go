@@ -22,7 +22,7 @@ func Truncate(s string, width int) string {
 	if width <= 0 {
 		return ""
 	}
-	if ansi.StringWidth(s) <= width {
+	if Width(s) <= width {
 		return s
 	}
 	if width == 1 {
@@ -55,7 +55,7 @@ func Wrap(s string, width int) []string {
 
 // PadRight pads plain or styled text with spaces to width cells.
 func PadRight(s string, width int) string {
-	gap := width - lipgloss.Width(s)
+	gap := width - Width(s)
 	if gap <= 0 {
 		return s
 	}
@@ -103,4 +103,95 @@ func Ago(now, t time.Time) string {
 		return "just now"
 	}
 	return Duration(d) + " ago"
+}
+
+// Width returns the width of s in terminal cells, skipping escape
+// sequences. Text of ASCII and the one-cell symbols the dashboard draws
+// (Latin letters, punctuation, arrows, box drawing, blocks, shapes) is
+// measured in one pass; anything else, such as CJK or emoji, goes
+// through ansi.StringWidth, which measures grapheme clusters and is
+// several times slower.
+func Width(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == 0x1b:
+			i = skipEscape(s, i)
+			continue
+		case c < 0x80:
+			if c >= 0x20 && c != 0x7f {
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !oneCell(r) {
+			return ansi.StringWidth(s)
+		}
+		n++
+		i += size
+	}
+	return n
+}
+
+// oneCell reports whether r is a single-cell rune that needs no grapheme
+// analysis: no combining mark, no wide or ambiguous-emoji range.
+func oneCell(r rune) bool {
+	switch {
+	case r >= 0xa0 && r <= 0x2ff: // Latin-1 and Latin Extended, IPA
+		return true
+	case r >= 0x2010 && r <= 0x205e: // general punctuation, without zero-width ones
+		return true
+	case r >= 0x2190 && r <= 0x21ff, r >= 0x2200 && r <= 0x22ff: // arrows, math
+		return true
+	case r >= 0x2500 && r <= 0x25fc: // box drawing, blocks, geometric shapes (◽◾ are wide)
+		return true
+	case r >= 0x27f0 && r <= 0x27ff: // supplemental arrows such as ⟳
+		return true
+	}
+	return false
+}
+
+// skipEscape returns the index after the escape sequence at s[i]: CSI
+// (ESC [ ... final byte), OSC (ESC ] ... BEL or ST) or a two-byte one.
+func skipEscape(s string, i int) int {
+	if i+1 >= len(s) {
+		return len(s)
+	}
+	switch s[i+1] {
+	case '[':
+		for j := i + 2; j < len(s); j++ {
+			if s[j] >= 0x40 && s[j] <= 0x7e {
+				return j + 1
+			}
+		}
+		return len(s)
+	case ']':
+		for j := i + 2; j < len(s); j++ {
+			if s[j] == 0x07 {
+				return j + 1
+			}
+			if s[j] == 0x1b && j+1 < len(s) && s[j+1] == '\\' {
+				return j + 2
+			}
+		}
+		return len(s)
+	}
+	return i + 2
+}
+
+// FitWidth pads or cuts styled text to exactly width cells. Cutting is
+// the fallback for a line a panel failed to shorten at a word boundary.
+func FitWidth(s string, width int) string {
+	w := Width(s)
+	if w > width {
+		s = ansi.Truncate(s, width, "")
+		w = Width(s)
+	}
+	if w < width {
+		s += strings.Repeat(" ", width-w)
+	}
+	return s
 }

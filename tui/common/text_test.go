@@ -3,6 +3,8 @@ package common
 import (
 	"testing"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 func TestTruncateAtWordBoundary(t *testing.T) {
@@ -67,5 +69,32 @@ func TestAgoNeverForZeroTime(t *testing.T) {
 	}
 	if got := Ago(now, now.Add(-90*time.Second)); got != "1m 30s ago" {
 		t.Errorf("Ago(-90s) = %q, want 1m 30s ago", got)
+	}
+}
+
+func TestWidthMatchesAnsi(t *testing.T) {
+	cases := []string{
+		"plain ascii",
+		"\x1b[1;38;5;111mbold blue\x1b[0m and plain",
+		"╭──╮ │ ▸ › · … ⟳ ✓ ✗ ▁▂▃█ ↑↓/jk",
+		"Zürich — café",
+		"日本語 wide",
+		"emoji 🙂 here",
+		"e\u0301 combining",
+		"\x1b]8;;http://127.0.0.1/\x07link\x1b]8;;\x07",
+	}
+	for _, s := range cases {
+		if got, want := Width(s), ansi.StringWidth(s); got != want {
+			t.Errorf("Width(%q) = %d, ansi.StringWidth = %d", s, got, want)
+		}
+	}
+}
+
+func TestFitWidthPadsAndCuts(t *testing.T) {
+	if got := FitWidth("abc", 5); got != "abc  " {
+		t.Errorf("FitWidth pad = %q", got)
+	}
+	if got := FitWidth("abcdef", 4); got != "abcd" {
+		t.Errorf("FitWidth cut = %q", got)
 	}
 }
