@@ -17,8 +17,8 @@ import (
 )
 
 // Defaults of the shared HTTP transport. IB is one host, so a handful of
-// idle connections is enough; idle ones are closed before IB's side (or a
-// NAT box) drops them silently.
+// idle connections is enough. Idle ones are closed after 90 s, so that a
+// connection IB or a NAT box dropped silently is not reused much later.
 const (
 	defaultIdleConnTimeout     = 90 * time.Second
 	defaultMaxIdleConnsPerHost = 8
@@ -144,7 +144,7 @@ func WithClock(now func() time.Time) Option {
 func WithMaxResponseBytes(n int64) Option {
 	return func(s *clientSettings) error {
 		if n < 1024 {
-			return fmt.Errorf("WithMaxResponseBytes: %d bytes is too small for IB's answers; use at least 1024", n)
+			return fmt.Errorf("WithMaxResponseBytes: %d bytes is too small for IB's responses; use at least 1024", n)
 		}
 		s.maxBytes = n
 		return nil
@@ -175,7 +175,7 @@ func WithRequestTimeout(d time.Duration) Option {
 }
 
 // WithSnapshotRetry sets how often Snapshot repeats a market data request
-// whose answer is still the empty pre-flight one, and the pause between.
+// whose response is still the empty pre-flight one, and the pause between.
 func WithSnapshotRetry(attempts int, pause time.Duration) Option {
 	return func(s *clientSettings) error {
 		if attempts < 1 || attempts > 20 {
@@ -271,7 +271,7 @@ func (c *Client) BaseURL() *url.URL {
 func (c *Client) RateLimiter() *RateLimiter { return c.limiter }
 
 // setHooks installs the session's callbacks: primer runs GET
-// iserver/accounts when IB asks for it, onUnauthorized hears every 401.
+// iserver/accounts when IB requires it, onUnauthorized hears every 401.
 func (c *Client) setHooks(primer func(ctx context.Context) error, onUnauthorized func(error)) {
 	c.hooksMu.Lock()
 	defer c.hooksMu.Unlock()
@@ -322,7 +322,7 @@ func (c *Client) NewRequest(ctx context.Context, method, path string, query url.
 // Do sends req after the rate limiter allows it, reads the body through
 // the size limit, checks it with CheckResponse and decodes JSON into v
 // when v is not nil. The response is returned with its body consumed and
-// closed. Failures to reach IB are *NetworkError; IB's refusals are
+// closed. Failures to reach IB are *NetworkError; IB's rejections are
 // *APIError; a call held back by the 429 penalty is *PenaltyError.
 func (c *Client) Do(req *http.Request, v any) (*http.Response, error) {
 	resp, body, err := c.send(req)
@@ -391,12 +391,12 @@ func (c *Client) transportError(op string, err error) error {
 	return &NetworkError{Op: op, Err: err}
 }
 
-// afterError starts the 429 penalty and tells the session about a 401.
+// afterError starts the 429 penalty and reports a 401 to the session.
 func (c *Client) afterError(op string, resp *http.Response, err error) {
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		until := c.limiter.Penalize(c.now())
-		c.logger.Warn("ibclient: IB answered 429; holding every call back", "op", op, "until", until)
+		c.logger.Warn("ibclient: IB returned 429; holding every call back", "op", op, "until", until)
 	case resp.StatusCode == http.StatusUnauthorized:
 		if _, onUnauthorized := c.hooks(); onUnauthorized != nil {
 			onUnauthorized(err)
@@ -419,9 +419,9 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	})
 }
 
-// retryUnprimed runs fn; when IB answers "Please query /accounts first"
+// retryUnprimed runs fn. When IB returns "Please query /accounts first"
 // and a session is attached, it queries accounts and runs fn once more,
-// which is safe because IB refused the first request before acting on it.
+// which is safe because IB rejected the first request before acting on it.
 func (c *Client) retryUnprimed(ctx context.Context, path string, fn func(context.Context) error) error {
 	err := fn(ctx)
 	if !IsKind(err, KindAccountsNotQueried) {
@@ -431,7 +431,7 @@ func (c *Client) retryUnprimed(ctx context.Context, path string, fn func(context
 	if primer == nil {
 		return err
 	}
-	c.logger.Info("ibclient: IB asked for /iserver/accounts first; querying it and retrying", "path", path)
+	c.logger.Info("ibclient: IB requires /iserver/accounts first; querying it and retrying", "path", path)
 	if perr := primer(ctx); perr != nil {
 		return fmt.Errorf("%w (querying accounts before the retry failed: %v)", err, perr)
 	}
@@ -471,7 +471,7 @@ func IsTimeout(err error) bool {
 	return errors.Is(netErr.Err, context.DeadlineExceeded)
 }
 
-// FlexInt is an integer id that IB sends as a JSON number in some answers
+// FlexInt is an integer id that IB sends as a JSON number in some responses
 // and as a string in others (conid, orderId).
 type FlexInt int64
 
@@ -502,7 +502,7 @@ func (n *FlexInt) UnmarshalJSON(data []byte) error {
 }
 
 // FlexString is an id kept as text that IB sends as a string in some
-// answers and as a JSON number in others (order_id).
+// responses and as a JSON number in others (order_id).
 type FlexString string
 
 // UnmarshalJSON accepts "abc", 123 and null (as "").

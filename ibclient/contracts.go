@@ -157,7 +157,7 @@ type OptionContract struct {
 
 // OptionContracts performs GET iserver/secdef/info for (month, strike,
 // right) and returns one contract per expiry in the month. An empty list
-// means no such contract. Answers are cached for contractCacheTTL.
+// means no such contract. Responses are cached for contractCacheTTL.
 func (c *Client) OptionContracts(ctx context.Context, underlying int64, month string, strike float64, right Right) ([]OptionContract, error) {
 	if err := validMonth(month); err != nil {
 		return nil, err
@@ -347,7 +347,7 @@ func validMonth(month string) error {
 	return nil
 }
 
-// contractCacheTTL is how long a secdef/info answer is reused. Listed
+// contractCacheTTL is how long a secdef/info response is reused. Listed
 // contracts change when IB adds expiries, at most daily.
 const contractCacheTTL = time.Hour
 
@@ -363,7 +363,7 @@ type cachedInfo struct {
 	fetched time.Time
 }
 
-// contractCache holds secdef/info answers.
+// contractCache contains secdef/info responses.
 type contractCache struct {
 	mu      sync.Mutex
 	entries map[infoKey]cachedInfo

@@ -25,9 +25,9 @@ const (
 	FieldAvailability = "6509"
 )
 
-// QuoteFields are the fields Snapshot asks for. IB streams only the
+// QuoteFields are the fields Snapshot requests. IB streams only the
 // fields named in the first (pre-flight) request for a conid, so every
-// field a Quote has is asked for every time.
+// field a Quote has is requested every time.
 var QuoteFields = []string{FieldLast, FieldBid, FieldAskSize, FieldAsk, FieldBidSize, FieldLastSize, FieldDelta, FieldImpliedVol, FieldAvailability}
 
 // Number is a market data value that may be missing.
@@ -79,13 +79,13 @@ type Quote struct {
 }
 
 // HasData reports whether any price or Greek arrived, which the
-// pre-flight answer lacks.
+// pre-flight response lacks.
 func (q Quote) HasData() bool {
 	return q.Bid.Valid || q.Ask.Valid || q.Last.Valid || q.Delta.Valid || q.ImpliedVol.Valid
 }
 
 // Snapshot performs GET iserver/marketdata/snapshot for conids. IB's
-// first answer for a new conid is a pre-flight without values, so the
+// first response for a new conid is a pre-flight without values, so the
 // request is repeated, with a short pause, until every conid has data
 // or the attempts (WithSnapshotRetry) run out; quotes still empty then
 // are returned as they are.

@@ -49,8 +49,8 @@ const (
 	// as ibind does; IB has not been seen to ask more than a handful.
 	MaxReplyRounds = 20
 	// lookupAttempts and lookupTimeout bound the live-orders lookup that
-	// settles a placement whose answer was lost. The endpoint allows one
-	// call per 5 s, and its first answer may be empty.
+	// settles a placement whose response was lost. The endpoint allows one
+	// call per 5 s, and its first response may be empty.
 	lookupAttempts = 3
 	lookupTimeout  = 30 * time.Second
 )
@@ -173,7 +173,7 @@ func NewCOID(prefix string, now time.Time, random io.Reader) (string, error) {
 	return prefix + "-" + now.UTC().Format("060102150405") + "-" + hex.EncodeToString(buf), nil
 }
 
-// Question is a confirmation IB asks before it accepts an order.
+// Question is a confirmation that IB requires before it accepts an order.
 type Question struct {
 	ID           string   `json:"id"`
 	Messages     []string `json:"message"`
@@ -189,7 +189,7 @@ type OrderAck struct {
 	LocalOrderID  string     `json:"local_order_id"`
 }
 
-// OrderReply is IB's answer to a placement or a reply: the acks, or the
+// OrderReply is IB's response to a placement or a reply: the acks, or the
 // next question.
 type OrderReply struct {
 	Acks     []OrderAck
@@ -223,7 +223,7 @@ func (c *Client) Reply(ctx context.Context, id string, confirmed bool) (*OrderRe
 		return nil, err
 	}
 	if !confirmed {
-		// IB does not document its answer to a declined question; any
+		// IB does not document its response to a declined question; any
 		// 2xx without an error means the order was dropped.
 		return &OrderReply{}, nil
 	}
@@ -238,7 +238,7 @@ func parseOrderReply(endpoint string, raw json.RawMessage) (*OrderReply, error) 
 		return &APIError{Endpoint: endpoint, Kind: KindMalformed, Message: why}
 	}
 	if len(raw) == 0 {
-		return nil, malformed("empty answer")
+		return nil, malformed("empty response")
 	}
 
 	if raw[0] == '{' {
@@ -294,20 +294,20 @@ func parseOrderReply(endpoint string, raw json.RawMessage) (*OrderReply, error) 
 // Asker puts IB's question to the user and returns true to confirm.
 type Asker func(ctx context.Context, q Question) (bool, error)
 
-// Outcome says how a placement ended.
+// Outcome is how a placement ended.
 type Outcome int
 
 // The placement outcomes.
 const (
-	OutcomeRejected Outcome = iota // IB refused the order; Err says why
+	OutcomeRejected Outcome = iota // IB rejected the order; Err gives the reason
 	OutcomePlaced                  // IB acknowledged it; Acks has the order ids
 	OutcomeDeclined                // the user declined a question; nothing placed
-	OutcomeFound                   // the answer was lost, and the lookup found the order
-	OutcomeNotFound                // the answer was lost, and the lookup did not find it
-	OutcomeUnknown                 // the answer was lost, and the lookup failed too
+	OutcomeFound                   // the response was lost, and the lookup found the order
+	OutcomeNotFound                // the response was lost, and the lookup did not find it
+	OutcomeUnknown                 // the response was lost, and the lookup failed too
 )
 
-var outcomeNames = [...]string{"rejected", "placed", "declined", "found after a lost answer", "not found after a lost answer", "unknown"}
+var outcomeNames = [...]string{"rejected", "placed", "declined", "found after a lost response", "not found after a lost response", "unknown"}
 
 func (o Outcome) String() string {
 	if int(o) < len(outcomeNames) {
@@ -342,13 +342,13 @@ func (c *Client) PlaceTicket(ctx context.Context, t Ticket, ask Asker, suppress 
 	return c.PlaceOrders(ctx, t.Account, coid, orders, ask, suppress)
 }
 
-// PlaceOrders places orders and answers IB's questions: each is put to
+// PlaceOrders places orders and handles IB's questions: each is put to
 // ask, except one whose message ids are all in suppress, which is
 // confirmed. It never confirms on its own otherwise, and stops after
-// MaxReplyRounds questions, discarding the order. When the answer to the
+// MaxReplyRounds questions, discarding the order. When the response to the
 // placement or a reply is lost (timeout, dropped connection, 5xx), the
 // request is not sent again: the live orders are searched for coid and
-// the outcome says whether the order exists. The returned error is the
+// the outcome reports whether the order exists. The returned error is the
 // one in Placement.Err, for an outcome other than placed, declined or
 // found.
 func (c *Client) PlaceOrders(ctx context.Context, account, coid string, orders []Order, ask Asker, suppress []string) (*Placement, error) {
@@ -384,15 +384,15 @@ func (c *Client) PlaceOrders(ctx context.Context, account, coid string, orders [
 	}
 }
 
-// decide confirms a question whose ids are all suppressed, and asks the
-// user about any other.
+// decide confirms a question whose ids are all suppressed, and puts any
+// other to the user.
 func (c *Client) decide(ctx context.Context, q Question, ask Asker, suppress []string) (bool, error) {
 	if len(q.MessageIDs) > 0 && !slices.ContainsFunc(q.MessageIDs, func(id string) bool { return !slices.Contains(suppress, id) }) {
 		c.logger.Info("ibclient: confirming a suppressed question", "question", q.ID, "message_ids", q.MessageIDs)
 		return true, nil
 	}
 	if ask == nil {
-		return false, fmt.Errorf("ibclient: IB asked %v (%s) and no one was there to answer; the order was discarded",
+		return false, fmt.Errorf("ibclient: IB sent question %v (%s) but no Asker was given to put it to the user; the order was discarded",
 			q.MessageIDs, truncate(strings.Join(q.Messages, " "), 120))
 	}
 	return ask(ctx, q)
@@ -406,7 +406,7 @@ func (c *Client) settle(ctx context.Context, account string, p *Placement, err e
 		p.Outcome = OutcomeRejected
 		return p, err
 	}
-	c.logger.Warn("ibclient: placement answer lost; looking the order up instead of sending again", "coid", p.COID, "err", err)
+	c.logger.Warn("ibclient: placement response lost; looking the order up instead of sending again", "coid", p.COID, "err", err)
 
 	// The caller's context may be what ran out; the lookup gets its own.
 	lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
@@ -426,7 +426,7 @@ func (c *Client) settle(ctx context.Context, account string, p *Placement, err e
 }
 
 // placementUncertain reports whether IB may have acted on a request
-// whose answer was err.
+// whose response was err.
 func placementUncertain(err error) bool {
 	var netErr *NetworkError
 	if errors.As(err, &netErr) {
@@ -436,8 +436,8 @@ func placementUncertain(err error) bool {
 }
 
 // FindOrder searches the live orders of account for order_ref coid and
-// returns the matching order ids. IB's first answer can be an empty
-// snapshot, so an empty list is asked again (the endpoint allows one
+// returns the matching order ids. IB's first response can be an empty
+// snapshot, so an empty list is requested again (the endpoint allows one
 // call per 5 s). found false with a nil error means the order is not
 // there.
 func (c *Client) FindOrder(ctx context.Context, account, coid string) (ids []string, found bool, err error) {
@@ -505,7 +505,7 @@ func (c *Client) LiveOrders(ctx context.Context, account string) ([]LiveOrder, e
 	return out.Orders, nil
 }
 
-// OrderStatus is the answer of GET iserver/account/order/status/{id}.
+// OrderStatus is the response of GET iserver/account/order/status/{id}.
 type OrderStatus struct {
 	OrderID      FlexString `json:"order_id"`
 	Conid        FlexInt    `json:"conid"`
@@ -577,7 +577,7 @@ type MarginChange struct {
 	Current, Change, After Number
 }
 
-// Preview is the answer of the what-if endpoint: what the order would
+// Preview is the response of the what-if endpoint: what the order would
 // cost and how it would move equity and margin. Warning and Error carry
 // IB's text; an Error means IB would reject the order.
 type Preview struct {
@@ -686,7 +686,7 @@ func (c *Client) WhatIf(ctx context.Context, account string, orders []Order) (*P
 			c.afterError("POST "+path, resp, err)
 			return err
 		}
-		return &APIError{StatusCode: resp.StatusCode, Endpoint: "POST " + path, Kind: KindMalformed, Message: "what-if answer has no amount section"}
+		return &APIError{StatusCode: resp.StatusCode, Endpoint: "POST " + path, Kind: KindMalformed, Message: "what-if response has no amount section"}
 	})
 	return preview, err
 }

@@ -98,8 +98,8 @@ func NewRateLimiter(limits RateLimits) (*RateLimiter, error) {
 // the limit allows.
 func withMargin(l rate.Limit) rate.Limit { return l * 0.95 }
 
-// endpointRules is IB's per-endpoint table. Endpoints listed together
-// share one bucket, as IB counts them together.
+// endpointRules is IB's per-endpoint table. Aliases of one endpoint,
+// and endpoints that IB's table lists in one row, share one bucket.
 func endpointRules() []endpointRule {
 	every := func(d time.Duration) *rate.Limiter { return rate.NewLimiter(withMargin(rate.Every(d)), 1) }
 	perSecond := func(n float64) *rate.Limiter { return rate.NewLimiter(withMargin(rate.Limit(n)), 1) }
@@ -173,7 +173,7 @@ func (l *RateLimiter) PenaltyUntil() time.Time {
 	return l.until
 }
 
-// PenaltyError is a call that was not sent because IB answered 429 and
+// PenaltyError is a call that was not sent because IB returned 429 and
 // the penalty window is still open.
 type PenaltyError struct {
 	Endpoint string
@@ -181,7 +181,7 @@ type PenaltyError struct {
 }
 
 func (e *PenaltyError) Error() string {
-	return fmt.Sprintf("ibclient: %s: not sent, because IB answered 429 Too Many Requests and calls are held back until %s",
+	return fmt.Sprintf("ibclient: %s: not sent, because IB returned 429 Too Many Requests and calls are held back until %s",
 		e.Endpoint, e.Until.UTC().Format(time.TimeOnly+" UTC"))
 }
 

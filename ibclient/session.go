@@ -29,7 +29,7 @@ type AuthStatus struct {
 	} `json:"serverInfo"`
 }
 
-// TickleResponse is the answer of POST tickle.
+// TickleResponse is the response of POST tickle.
 type TickleResponse struct {
 	// Session is the id for the WebSocket cookie "api"; treat it as a
 	// credential and do not log it.
@@ -44,7 +44,7 @@ type TickleResponse struct {
 	} `json:"iserver"`
 }
 
-// Accounts is the answer of GET iserver/accounts.
+// Accounts is the response of GET iserver/accounts.
 type Accounts struct {
 	Accounts        []string          `json:"accounts"`
 	Aliases         map[string]string `json:"aliases"`
@@ -92,15 +92,15 @@ func (c *Client) Accounts(ctx context.Context) (*Accounts, error) {
 	return &out, nil
 }
 
-// Logout performs POST logout. Any 2xx answer is success, because IB's
+// Logout performs POST logout. Any 2xx response is success, because IB's
 // documented body and the one seen in the wild differ.
 func (c *Client) Logout(ctx context.Context) error {
 	return c.callOnce(ctx, http.MethodPost, "logout", nil, nil, nil)
 }
 
 // MinTickleInterval is the shortest keepalive period: twice IB's limit of
-// one tickle per second, so a keepalive tickle never waits for the
-// client-side rate limiter and eats into its own timeout.
+// one tickle per second, so the keepalive's own tickles do not wait
+// for the client-side rate limiter and use up their timeout.
 const MinTickleInterval = 2 * time.Second
 
 // SessionConfig configures a Session. Zero fields take the defaults.
@@ -111,7 +111,7 @@ type SessionConfig struct {
 	// When set it must be among the accounts IB lists.
 	AccountID string
 
-	// TickleInterval is the keepalive period; IB asks for about 60 s.
+	// TickleInterval is the keepalive period; IB recommends about 60 s.
 	// It must be at least MinTickleInterval.
 	TickleInterval time.Duration
 	// CallTimeout bounds each session call (tickle, init, status,
@@ -131,7 +131,8 @@ type SessionConfig struct {
 	EventBuffer int
 
 	// OnLST, when set, hears the outcome of every LST request the session
-	// makes, such as the key watcher's Observe.
+	// makes, such as the key watcher's Observe. It must not block, since
+	// it runs while other LST requests wait.
 	OnLST func(consumerKey string, err error)
 }
 
@@ -303,7 +304,7 @@ func (s *Session) refreshLST(ctx context.Context, stale *LiveSessionToken) (*Liv
 	return lst, nil
 }
 
-// onUnauthorized hears a 401 from any call and asks the keepalive loop
+// onUnauthorized hears a 401 from any call and signals the keepalive loop
 // to rebuild the LST and the session. Repeated 401s coalesce into one.
 func (s *Session) onUnauthorized(error) {
 	select {
@@ -391,7 +392,7 @@ func (s *Session) establish(ctx context.Context, freshLST bool) error {
 		return err
 	}
 
-	// A 401 seen while starting is answered by this start already.
+	// A 401 seen while starting is already handled by this start.
 	select {
 	case <-s.rebuild:
 	default:
@@ -419,7 +420,7 @@ func (s *Session) startBrokerage(ctx context.Context) (*AuthStatus, error) {
 }
 
 // initWithRetry posts ssodh/init until IB reports an authenticated
-// session. "no bridge" and an unauthenticated answer are retried with a
+// session. "no bridge" and an unauthenticated status are retried with a
 // doubling pause, because IB needs a few seconds after init; any other
 // error ends the attempt.
 func (s *Session) initWithRetry(ctx context.Context) (*AuthStatus, error) {
@@ -430,7 +431,7 @@ func (s *Session) initWithRetry(ctx context.Context) (*AuthStatus, error) {
 			return s.client.InitBrokerageSession(ctx, s.cfg.Compete)
 		})
 		if err == nil && !status.Authenticated {
-			// IB may finish the login just after answering init.
+			// IB may finish the login just after responding to init.
 			if !sleepCtx(ctx, pause) {
 				return nil, ctx.Err()
 			}
@@ -458,7 +459,7 @@ func (s *Session) initWithRetry(ctx context.Context) (*AuthStatus, error) {
 }
 
 // retryNoBridge runs fn, retrying it with a doubling pause while IB
-// answers "no bridge".
+// returns "no bridge".
 func (s *Session) retryNoBridge(ctx context.Context, what string, fn func(context.Context) error) error {
 	pause := s.cfg.InitBackoff
 	var err error
@@ -564,7 +565,7 @@ func (s *Session) Run(ctx context.Context) error {
 }
 
 // keepalive tickles every TickleInterval until ctx ends (false) or a 401
-// asks for a rebuild (true).
+// requests a rebuild (true).
 func (s *Session) keepalive(ctx context.Context) bool {
 	ticker := time.NewTicker(s.cfg.TickleInterval)
 	defer ticker.Stop()
@@ -573,9 +574,15 @@ func (s *Session) keepalive(ctx context.Context) bool {
 		case <-ctx.Done():
 			return false
 		case <-s.rebuild:
-			s.update(SessionDegraded, "IB answered 401; rebuilding the live session token and the session", nil, nil)
+			s.update(SessionDegraded, "IB returned 401; rebuilding the live session token and the session", nil, nil)
 			return true
 		case <-ticker.C:
+		}
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return false
 		}
 		s.renewIfDue(ctx)
 		s.tickle(ctx)
@@ -622,7 +629,7 @@ func (s *Session) tickle(ctx context.Context) {
 	if status == nil {
 		status, err = s.sessionCall(ctx, s.client.AuthStatus)
 		if err != nil {
-			s.update(SessionDegraded, "tickle answered without a status and auth/status failed", err, nil)
+			s.update(SessionDegraded, "tickle returned no status and auth/status failed", err, nil)
 			return
 		}
 	}
@@ -655,7 +662,8 @@ func (s *Session) shutdown(ctx context.Context) {
 }
 
 // Close logs out of IB when the session was started and marks it closed.
-// Later calls through its client fail with ErrSessionClosed.
+// Later calls through its client fail with ErrSessionClosed, and a
+// running Run stops at its next tickle.
 func (s *Session) Close(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {

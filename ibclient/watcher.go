@@ -139,7 +139,7 @@ func (w *Watcher) Status(key string) (KeyStatus, bool) {
 	return s, ok
 }
 
-// Recheck asks for an immediate check of key while Run is running.
+// Recheck requests an immediate check of key while Run is running.
 func (w *Watcher) Recheck(key string) error {
 	w.mu.Lock()
 	wake, ok := w.wake[key]
@@ -307,11 +307,11 @@ func (w *Watcher) emit(status KeyStatus) {
 	}
 }
 
-// ClassifyKeyError maps the outcome of an LST request to a key state: nil
-// is active; "invalid consumer" is pending; other refusals by IB are LST
-// failed; network errors, 5xx, 429 and unreadable answers are unreachable,
-// since they say nothing about the key; a local key or config problem is
-// misconfigured.
+// ClassifyKeyError maps the outcome of an LST request to a key state. nil
+// is active and "invalid consumer" is pending. A local key or config
+// problem is misconfigured. Network errors, 5xx, 429 and unreadable
+// responses are unreachable, because they reveal nothing about the key.
+// Every other rejection by IB is LST failed.
 func ClassifyKeyError(err error) KeyState {
 	if err == nil {
 		return KeyActive
