@@ -71,10 +71,15 @@ type Gateway struct {
 	RestartTimeout     Duration `toml:"restart_timeout"`
 	Process            string   `toml:"process"`
 	PID                int      `toml:"pid"`
-	Probe              bool     `toml:"probe"`
-	ProbeTimeout       Duration `toml:"probe_timeout"`
-	DryRun             bool     `toml:"dry_run"`
-	StateFile          string   `toml:"state_file"`
+	// ProcessRefresh is how often the socket-to-process map is rebuilt;
+	// it reads every /proc/PID/fd, so it is kept rare.
+	ProcessRefresh Duration `toml:"process_refresh"`
+	Probe          bool     `toml:"probe"`
+	// ProbeHost is the address the TWS API probe connects to.
+	ProbeHost    string   `toml:"probe_host"`
+	ProbeTimeout Duration `toml:"probe_timeout"`
+	DryRun       bool     `toml:"dry_run"`
+	StateFile    string   `toml:"state_file"`
 }
 
 // Orders is the [orders] table.
@@ -157,6 +162,12 @@ func (c *Config) applyDefaults() {
 	}
 	if g.RestartTimeout.Duration == 0 {
 		g.RestartTimeout.Duration = 2 * time.Minute
+	}
+	if g.ProcessRefresh.Duration == 0 {
+		g.ProcessRefresh.Duration = time.Minute
+	}
+	if g.ProbeHost == "" {
+		g.ProbeHost = "127.0.0.1"
 	}
 	if g.ProbeTimeout.Duration == 0 {
 		g.ProbeTimeout.Duration = 5 * time.Second
@@ -273,10 +284,19 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("gateway.close_wait_threshold %d must be at least 1", g.CloseWaitThreshold)
 	}
 	if g.Interval.Duration < 100*time.Millisecond {
-		return fmt.Errorf("gateway.interval %s is too short; use 1s or more", g.Interval.Duration)
+		return fmt.Errorf("gateway.interval %s is too short; use 100ms or more (5s is the default)", g.Interval.Duration)
 	}
-	if g.Cooldown.Duration < 0 || g.ConsecutiveScans < 1 || g.MaxRestartsPerHour < 1 {
-		return errors.New("gateway: cooldown must not be negative, consecutive_scans and max_restarts_per_hour at least 1")
+	if g.Cooldown.Duration < 0 {
+		return fmt.Errorf("gateway.cooldown %s is negative", g.Cooldown.Duration)
+	}
+	if g.ConsecutiveScans < 1 || g.MaxRestartsPerHour < 1 {
+		return errors.New("gateway: consecutive_scans and max_restarts_per_hour must be at least 1")
+	}
+	if g.RestartTimeout.Duration <= 0 || g.ProbeTimeout.Duration <= 0 || g.ProcessRefresh.Duration <= 0 {
+		return errors.New("gateway: restart_timeout, probe_timeout and process_refresh must be positive durations")
+	}
+	if g.PID < 0 {
+		return fmt.Errorf("gateway.pid %d is not a process id", g.PID)
 	}
 	if c.Orders.MaxQuantity < 1 {
 		return fmt.Errorf("orders.max_quantity %d must be at least 1", c.Orders.MaxQuantity)

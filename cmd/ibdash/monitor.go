@@ -110,9 +110,9 @@ func (f *monitorFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&f.process, "process", "", "count sockets per process with this `name` (comm or program name, such as java)")
 	fs.IntVar(&f.pid, "pid", 0, "count sockets per process for this `pid`")
 	fs.DurationVar(&f.probeTimeout, "probe-timeout", 0, "time the probe waits for the server's version reply (config default 5s)")
-	fs.StringVar(&f.probeHost, "probe-host", gateway.DefaultProbeHost, "`address` the probe connects to, such as 127.0.0.1 or ::1")
+	fs.StringVar(&f.probeHost, "probe-host", "", "`address` the probe connects to, such as 127.0.0.1 or ::1 (config default 127.0.0.1)")
 	fs.StringVar(&f.stateFile, "state-file", "", "restart history `file` (config default $XDG_STATE_HOME/ibdash/gateway-restarts.json)")
-	fs.DurationVar(&f.processRefresh, "process-refresh", gateway.DefaultProcessRefresh, "how often the socket-to-process map is rebuilt (it is also rebuilt when the listening socket changes)")
+	fs.DurationVar(&f.processRefresh, "process-refresh", 0, "how often the socket-to-process map is rebuilt; it is also rebuilt when the listening socket changes (config default 1m)")
 	fs.StringVar(&f.source, "source", "auto", "socket table `source`: auto (netlink, else /proc), netlink or proc")
 }
 
@@ -154,8 +154,12 @@ func runMonitor(ctx context.Context, env *environment, args []string) int {
 	}
 
 	opts := gatewayOptions(cfg.Gateway)
-	opts.Scan.ProbeHost = f.probeHost
-	opts.Scan.ProcessRefresh = f.processRefresh
+	if set["probe-host"] {
+		opts.Scan.ProbeHost = f.probeHost
+	}
+	if set["process-refresh"] {
+		opts.Scan.ProcessRefresh = f.processRefresh
+	}
 	if opts.Scan.Source, err = parseSource(f.source); err != nil {
 		env.errorf("monitor: %v", err)
 		return exitUsage
@@ -284,11 +288,13 @@ func gatewayOptions(g config.Gateway) gateway.Options {
 		DryRun:             g.DryRun,
 		StateFile:          g.StateFile,
 		Scan: gateway.ScanOptions{
-			Ports:        g.Ports,
-			Process:      g.Process,
-			PID:          g.PID,
-			Probe:        g.Probe,
-			ProbeTimeout: g.ProbeTimeout.Duration,
+			Ports:          g.Ports,
+			Process:        g.Process,
+			PID:            g.PID,
+			ProcessRefresh: g.ProcessRefresh.Duration,
+			Probe:          g.Probe,
+			ProbeHost:      g.ProbeHost,
+			ProbeTimeout:   g.ProbeTimeout.Duration,
 		},
 	}
 }
