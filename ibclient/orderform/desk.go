@@ -248,7 +248,7 @@ func (d *Desk) Prepare(ctx context.Context, in Input) (*Plan, error) {
 		return nil, err
 	}
 	today := d.today()
-	if err := CheckSyntax(in, today, d.MaxQuantity); err != nil && !onlyPastExpiry(err) {
+	if err := CheckSyntax(in, today, d.MaxQuantity); err != nil && !OnlyPastExpiry(err) {
 		return nil, err
 	}
 
@@ -297,10 +297,10 @@ func (d *Desk) Prepare(ctx context.Context, in Input) (*Plan, error) {
 	return plan, nil
 }
 
-// onlyPastExpiry reports whether the only syntax error is an expiry in
-// the past, which Prepare still checks against the chain so that the
-// message lists the nearest listed expiries.
-func onlyPastExpiry(err error) bool {
+// OnlyPastExpiry reports whether the only error of CheckSyntax is an
+// expiry in the past. Prepare still checks such a ticket against the
+// chain, so that the message lists the nearest listed expiries.
+func OnlyPastExpiry(err error) bool {
 	var errs Errors
 	return errors.As(err, &errs) && len(errs) == 1 && errs[0].Field == FieldExpiry && strings.Contains(errs[0].Message, "in the past")
 }

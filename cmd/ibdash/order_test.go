@@ -1,0 +1,387 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/adrg/xdg"
+
+	"github.com/ibdash/ibdash/ibclient/audit"
+	"github.com/ibdash/ibdash/ibclient/ibsim"
+	"github.com/ibdash/ibdash/ibclient/orderform"
+)
+
+// orderSim is a simulator on 127.0.0.1 and a config file that reaches it,
+// with the audit log in a temporary folder.
+type orderSim struct {
+	server     *ibsim.Server
+	configPath string
+	auditPath  string
+}
+
+// newOrderSim starts a simulator with no bridge delay and writes a config
+// for it; keyDir holds the consumers' key files.
+func newOrderSim(t *testing.T, keyDir string) *orderSim {
+	t.Helper()
+	server := ibsim.New(ibsim.Options{BridgeDelay: -1, Seed: 3})
+	inst, err := server.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inst.Close() })
+
+	cfg, err := ibsim.WriteDemoKeys(keyDir, inst.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.AddDemoConsumers(cfg); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg.Orders.MaxQuantity = 5
+	cfg.Orders.AuditLog = filepath.Join(dir, "state", "orders.jsonl")
+	path := filepath.Join(dir, "config.toml")
+	if err := cfg.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	return &orderSim{server: server, configPath: path, auditPath: cfg.Orders.AuditLog}
+}
+
+// put returns a listed put near the money that expires at least a week
+// from now, and its expiry as YYYY-MM-DD.
+func (s *orderSim) put(t *testing.T) (ibsim.Option, string) {
+	t.Helper()
+	return listedPut(t, s.server)
+}
+
+func listedPut(t *testing.T, server *ibsim.Server) (ibsim.Option, string) {
+	t.Helper()
+	price := server.Underlying()
+	weekOut := orderform.ToIBDate(orderform.NewYorkDate(time.Now()).AddDate(0, 0, 7))
+	var best *ibsim.Option
+	for _, o := range server.ListedOptions() {
+		if o.Right != "P" || o.Expiry < weekOut {
+			continue
+		}
+		if best == nil || o.Expiry < best.Expiry || (o.Expiry == best.Expiry && math.Abs(o.Strike-price) < math.Abs(best.Strike-price)) {
+			best = &o
+		}
+	}
+	if best == nil {
+		t.Fatal("the simulator lists no put a week out")
+	}
+	expiry, _ := orderform.FromIBDate(best.Expiry)
+	return *best, expiry.Format(orderform.DateLayout)
+}
+
+// runOrderCommand runs `ibdash --config PATH order ARGS` in-process.
+func runOrderCommand(t *testing.T, configPath, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	all := append([]string{"--config", configPath, "order"}, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code = run(ctx, all, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func (s *orderSim) records(t *testing.T) []audit.Record {
+	t.Helper()
+	records, warnings, err := audit.ReadFile(s.auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) > 0 {
+		t.Errorf("audit warnings: %v", warnings)
+	}
+	return records
+}
+
+func answersIn(records []audit.Record, coid string) []audit.Record {
+	var out []audit.Record
+	for _, r := range records {
+		if r.Kind == audit.KindAnswer && r.COID == coid {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ticketOrders returns the book's orders of one cOID: the entry and the
+// orders linked to it by parentId.
+func ticketOrders(server *ibsim.Server, coid string) (entries, children []ibsim.BookOrder) {
+	for _, o := range server.Orders() {
+		switch {
+		case o.COID == coid:
+			entries = append(entries, o)
+		case o.ParentID == coid:
+			children = append(children, o)
+		}
+	}
+	return entries, children
+}
+
+// coidOf returns the cOID that the text output printed.
+func coidOf(t *testing.T, stdout string) string {
+	t.Helper()
+	for _, line := range strings.Split(stdout, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cOID"); ok {
+			return strings.TrimSpace(rest)
+		}
+	}
+	t.Fatalf("no cOID line in the output:\n%s", stdout)
+	return ""
+}
+
+func withTerminal(t *testing.T, terminal bool) {
+	t.Helper()
+	saved := stdinIsTerminal
+	stdinIsTerminal = func(io.Reader) bool { return terminal }
+	t.Cleanup(func() { stdinIsTerminal = saved })
+}
+
+// TestOrderCommand shares one simulator and one set of key files among
+// its subtests, since generating the RSA keys is the slow part.
+func TestOrderCommand(t *testing.T) {
+	keyDir := t.TempDir()
+	s := newOrderSim(t, keyDir)
+	opt, expiry := s.put(t)
+	base := []string{"--expiry", expiry, "--strike", orderform.FormatStrike(opt.Strike), "--quantity", "1", "--stop-loss", "3x"}
+
+	t.Run("yes answers two questions", func(t *testing.T) {
+		_, ask, err := s.server.Quote(opt.Conid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A SELL limit far above the market raises o163 before o10331.
+		limit := orderform.FormatPrice(orderform.PennyTick.Round(ask*2+1, orderform.Up))
+		code, stdout, stderr := runOrderCommand(t, s.configPath, "", append(base, "--limit", limit, "--yes")...)
+		if code != exitOK {
+			t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		for _, want := range []string{"What-if", "commission", "bid", "delta", "IB asks (o163", "IB asks (o10331", "Confirmed by --yes.", "Placed.", "entry", "stop"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("output lacks %q:\n%s", want, stdout)
+			}
+		}
+		coid := coidOf(t, stdout)
+		entries, children := ticketOrders(s.server, coid)
+		if len(entries) != 1 || len(children) != 1 {
+			t.Fatalf("book has %d entries and %d children for %s, want 1 and 1", len(entries), len(children), coid)
+		}
+		if children[0].Type != "STP" || children[0].Side != "BUY" || children[0].ParentID != coid {
+			t.Errorf("stop in the book = %+v", children[0])
+		}
+
+		answers := answersIn(s.records(t), coid)
+		var ids []string
+		for _, a := range answers {
+			ids = append(ids, a.MessageIDs...)
+			if a.AnsweredBy != audit.AnsweredByFlag || a.Confirmed == nil || !*a.Confirmed {
+				t.Errorf("answer %+v, want confirmed by the flag", a)
+			}
+		}
+		if !slices.Equal(ids, []string{"o163", "o10331"}) {
+			t.Errorf("audit answers = %v, want o163 then o10331", ids)
+		}
+	})
+
+	t.Run("terminal prompts", func(t *testing.T) {
+		withTerminal(t, true)
+		code, stdout, stderr := runOrderCommand(t, s.configPath, "y\nyes\n", base...)
+		if code != exitOK {
+			t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		if !strings.Contains(stdout, "Place this order? [y/N]") || !strings.Contains(stdout, "Confirm? [y/N]") {
+			t.Errorf("output lacks the prompts:\n%s", stdout)
+		}
+		coid := coidOf(t, stdout)
+		answers := answersIn(s.records(t), coid)
+		if len(answers) != 1 || answers[0].AnsweredBy != audit.AnsweredByUser || !*answers[0].Confirmed {
+			t.Errorf("answers = %+v, want one confirmed by the user", answers)
+		}
+		if entries, children := ticketOrders(s.server, coid); len(entries) != 1 || len(children) != 1 {
+			t.Errorf("book has %d entries and %d children, want 1 and 1", len(entries), len(children))
+		}
+	})
+
+	t.Run("declined question", func(t *testing.T) {
+		withTerminal(t, true)
+		before := len(s.server.Orders())
+		code, stdout, _ := runOrderCommand(t, s.configPath, "y\nn\n", base...)
+		if code != exitFailure {
+			t.Fatalf("exit %d, want %d; stdout:\n%s", code, exitFailure, stdout)
+		}
+		if !strings.Contains(stdout, "Declined") {
+			t.Errorf("output lacks the decline:\n%s", stdout)
+		}
+		if after := len(s.server.Orders()); after != before {
+			t.Errorf("book grew from %d to %d orders after a decline", before, after)
+		}
+		answers := answersIn(s.records(t), coidOf(t, stdout))
+		if len(answers) != 1 || *answers[0].Confirmed {
+			t.Errorf("answers = %+v, want one declined", answers)
+		}
+	})
+
+	t.Run("not placed at the prompt", func(t *testing.T) {
+		withTerminal(t, true)
+		before := len(s.server.Orders())
+		code, stdout, _ := runOrderCommand(t, s.configPath, "\n", base...)
+		if code != exitFailure || !strings.Contains(stdout, "Not placed.") {
+			t.Fatalf("exit %d, output:\n%s", code, stdout)
+		}
+		if after := len(s.server.Orders()); after != before {
+			t.Errorf("book grew from %d to %d orders", before, after)
+		}
+	})
+
+	t.Run("no terminal without yes", func(t *testing.T) {
+		before := len(s.server.Orders())
+		code, _, stderr := runOrderCommand(t, s.configPath, "y\ny\n", base...)
+		if code != exitUsage || !strings.Contains(stderr, "--yes") || !strings.Contains(stderr, "not a terminal") {
+			t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+		}
+		if after := len(s.server.Orders()); after != before {
+			t.Errorf("book grew from %d to %d orders", before, after)
+		}
+	})
+
+	t.Run("preview only as JSON", func(t *testing.T) {
+		before := len(s.server.Orders())
+		code, stdout, stderr := runOrderCommand(t, s.configPath, "", append(base, "--preview-only", "--json")...)
+		if code != exitOK {
+			t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+		}
+		var report orderReport
+		if err := json.Unmarshal([]byte(stdout), &report); err != nil {
+			t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+		}
+		if report.COID == "" || report.Conid != opt.Conid || report.Preview == nil || report.Preview.Commission == nil || report.Quote == nil || report.Quote.Bid == nil {
+			t.Errorf("report = %+v", report)
+		}
+		if report.Outcome != "" || len(report.Legs) != 0 {
+			t.Errorf("preview-only report has outcome %q and %d legs", report.Outcome, len(report.Legs))
+		}
+		if report.Stop <= report.Limit {
+			t.Errorf("stop %v is not above the SELL limit %v", report.Stop, report.Limit)
+		}
+		if after := len(s.server.Orders()); after != before {
+			t.Errorf("book grew from %d to %d orders in a preview", before, after)
+		}
+	})
+
+	t.Run("invalid fields", func(t *testing.T) {
+		tests := []struct {
+			name string
+			args []string
+			want []string
+		}{
+			{"strike not listed", []string{"--strike", orderform.FormatStrike(opt.Strike + 0.5)}, []string{"strike", "is not listed for " + expiry, "nearest listed"}},
+			{"quantity over max", []string{"--quantity", "6"}, []string{"over the maximum of 5"}},
+			{"stop wrong side", []string{"--stop-loss", "0.01"}, []string{"BUY stop above"}},
+			{"limit off tick", []string{"--limit", "1.005"}, []string{"tick"}},
+			{"expiry malformed", []string{"--expiry", "12/18/2026"}, []string{"YYYY-MM-DD"}},
+			{"expiry past", []string{"--expiry", "2020-01-17"}, []string{"in the past", "pick a listed expiry"}},
+			{"expiry not listed", []string{"--expiry", "2099-01-01"}, []string{"not a listed expiry"}},
+			{"right", []string{"--right", "X"}, []string{"P for a put"}},
+			{"limit and market", []string{"--market", "--limit", "1.00"}, []string{"exclude each other"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before := len(s.server.Orders())
+				args := append(slices.Clone(base), append(tt.args, "--yes")...)
+				code, stdout, stderr := runOrderCommand(t, s.configPath, "", args...)
+				if code != exitUsage {
+					t.Fatalf("exit %d, want %d; stdout:\n%s\nstderr:\n%s", code, exitUsage, stdout, stderr)
+				}
+				for _, want := range tt.want {
+					if !strings.Contains(stderr, want) {
+						t.Errorf("stderr lacks %q:\n%s", want, stderr)
+					}
+				}
+				if after := len(s.server.Orders()); after != before {
+					t.Errorf("book grew from %d to %d orders", before, after)
+				}
+			})
+		}
+	})
+
+	t.Run("lost reply is looked up", func(t *testing.T) {
+		id, err := s.server.AddFault(ibsim.Fault{Kind: ibsim.FaultConnectionReset, PathPrefix: "/iserver/reply", Count: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.server.RemoveFault(id)
+		code, stdout, stderr := runOrderCommand(t, s.configPath, "", append(base, "--yes")...)
+		if code != exitOK {
+			t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		if !strings.Contains(stdout, "looked cOID") || !strings.Contains(stdout, "the order exists") {
+			t.Errorf("output lacks the lookup:\n%s", stdout)
+		}
+		coid := coidOf(t, stdout)
+		entries, children := ticketOrders(s.server, coid)
+		if len(entries) != 1 || len(children) != 1 {
+			t.Fatalf("book has %d entries and %d children for %s, want exactly 1 and 1", len(entries), len(children), coid)
+		}
+		replies := 0
+		for _, r := range s.records(t) {
+			if r.COID == coid && r.Kind == audit.KindRequest && strings.Contains(r.Endpoint, "/iserver/reply/") {
+				replies++
+			}
+		}
+		if replies != 1 {
+			t.Errorf("audit shows %d replies for %s, want 1 (never resent)", replies, coid)
+		}
+	})
+}
+
+func TestOrderDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates the demo's RSA keys")
+	}
+	t.Cleanup(xdg.Reload)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	xdg.Reload()
+
+	// The demo lists the same chain as a simulator with default options
+	// started today.
+	opt, expiry := listedPut(t, ibsim.New(ibsim.Options{}))
+	args := []string{"--demo", "order", "--expiry", expiry, "--strike", orderform.FormatStrike(opt.Strike), "--quantity", "2", "--stop-loss", "2x", "--preview-only"}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{"SELL 2 SPY " + expiry, "What-if", "Preview only"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	records, _, err := audit.ReadFile(filepath.Join(state, "ibdash", demoAuditLog))
+	if err != nil {
+		t.Fatalf("demo audit log: %v", err)
+	}
+	if len(records) == 0 {
+		t.Error("demo audit log is empty")
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	args = []string{"--demo", "order", "--expiry", "2020-01-17", "--strike", "600", "--quantity", "1", "--stop-loss", "3x", "--yes"}
+	code = run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), "in the past") || !strings.Contains(stderr.String(), expiry[:4]) {
+		t.Fatalf("past expiry: exit %d; stderr:\n%s", code, stderr.String())
+	}
+}
