@@ -44,13 +44,13 @@ type SessionState int
 
 // The brokerage session states, in the order a healthy start goes through.
 const (
-	SessionStopped       SessionState = iota // not started, or logged out
-	SessionAuthenticating                    // requesting the LST
-	SessionConnecting                        // ssodh/init, waiting for the bridge
-	SessionPriming                           // querying /iserver/accounts
-	SessionReady                             // authenticated and connected
-	SessionDegraded                          // a tickle or status call failed; retrying
-	SessionFailed                            // gave up until the next retry or a restart
+	SessionStopped        SessionState = iota // not started, or logged out
+	SessionAuthenticating                     // requesting the LST
+	SessionConnecting                         // ssodh/init, waiting for the bridge
+	SessionPriming                            // querying /iserver/accounts
+	SessionReady                              // authenticated and connected
+	SessionDegraded                           // a tickle or status call failed; retrying
+	SessionFailed                             // gave up until the next retry or a restart
 )
 
 var sessionStateNames = [...]string{"stopped", "authenticating", "connecting", "priming", "ready", "degraded", "failed"}

@@ -56,7 +56,7 @@ func Example() {
 	auth := &ibclient.Authenticator{Consumer: consumer, BaseURL: base}
 	lst, err := auth.LiveSessionToken(ctx)
 	if err != nil {
-		fmt.Println(err) // an *APIError says what IB refused and why
+		fmt.Println(err) // an *APIError gives IB's reason and the next step
 		return
 	}
 	fmt.Println("LST lifetime:", time.Until(lst.Expires).Round(time.Hour))

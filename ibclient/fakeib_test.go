@@ -26,10 +26,10 @@ import (
 	"github.com/ibdash/ibdash/ibclient"
 )
 
-// The fake IB below plays the server side of the Web API over real HTTP
-// on 127.0.0.1: it verifies the RSA-SHA256 LST request and the
+// The fake IB below is the server side of the Web API over real HTTP on
+// 127.0.0.1. It verifies the RSA-SHA256 LST request and the
 // HMAC-SHA256 signature of every later request, runs the DH exchange,
-// answers with IB's JSON shapes and error envelopes, and keeps a small
+// responds with IB's JSON shapes and error envelopes, and keeps a small
 // session, chain and order book. Its switches inject the faults the
 // tests need.
 
@@ -121,12 +121,12 @@ type fakeIB struct {
 	// Session state and fault switches.
 	authenticated   bool
 	primed          bool
-	noBridge        int           // ssodh/init answers "no bridge" this many times
+	noBridge        int           // ssodh/init returns "no bridge" this many times
 	tickleHang      int           // tickles that hang for hangFor
-	hangFor         time.Duration // how long a hanging answer waits
+	hangFor         time.Duration // how long a hanging response waits
 	placeHang       bool          // place the order, then hang instead of answering
 	placeLose       bool          // hang without placing, as if the request was lost
-	questionIDs     []string      // questions each placement asks, in order
+	questionIDs     []string      // questions each placement raises, in order
 	seenPreflight   map[int64]bool
 	book            []fakeOrder
 	nextOrderID     int64

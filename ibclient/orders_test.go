@@ -302,7 +302,7 @@ func TestPlaceOrdersLostRequestNotFound(t *testing.T) {
 	ib.set(func(ib *fakeIB) { ib.placeLose = true })
 	s := startedSession(t, ib, ibclient.WithRequestTimeout(300*time.Millisecond))
 
-	// Another order is live, so the list is not IB's empty first answer.
+	// Another order is live, so the list is not IB's empty first response.
 	ib.set(func(ib *fakeIB) { ib.commit(testOrders(t, "already-there")) })
 
 	p, err := s.Client().PlaceTicket(context.Background(), testTicket(), nil, nil)

@@ -186,7 +186,7 @@ func TestSessionAccountsNotQueried(t *testing.T) {
 		t.Fatalf("Start: %v", err)
 	}
 
-	// The nightly reset forgets the priming.
+	// The nightly reset clears the priming.
 	ib.set(func(ib *fakeIB) { ib.primed = false })
 	preview, err := s.Client().WhatIf(context.Background(), s.Account(), testOrders(t, "coid-primed"))
 	if err != nil {
@@ -240,7 +240,7 @@ func TestSessionRebuildsAfter401(t *testing.T) {
 	runSession(t, s)
 	_, at := log.waitFor(t, 0, "ready", func(ev ibclient.SessionEvent) bool { return ev.State == ibclient.SessionReady })
 
-	// IB forgets the LST mid-session: the next signed call gets 401.
+	// IB drops the LST mid-session, so the next signed call gets 401.
 	ib.set(func(ib *fakeIB) { clear(ib.lsts) })
 	_, at = log.waitFor(t, at, "rebuild after 401", func(ev ibclient.SessionEvent) bool {
 		return ev.State == ibclient.SessionDegraded && ev.Err == nil

@@ -334,7 +334,7 @@ func TestSimLostConnectionResolvedByLookup(t *testing.T) {
 	}
 	ticket, _ := env.simTicket(t, s.Account())
 
-	// The order is placed, then the connection is reset before the answer.
+	// The order is placed, then the connection is reset before the response.
 	if _, err := env.srv.AddFault(ibsim.Fault{Kind: ibsim.FaultConnectionReset, PathPrefix: "/iserver/account/" + s.Account() + "/orders", Count: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func (b *logBuffer) lastRequest(t *testing.T) map[string]any {
 // env is a simulator behind httptest with a manual clock and the vector
 // consumer registered.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	sim    *ibsim.Server
 	http   *httptest.Server
 	clock  *ibsim.ManualClock
@@ -88,7 +88,7 @@ type env struct {
 	vector *ibclient.Consumer
 }
 
-func newEnv(t *testing.T, opts ibsim.Options) *env {
+func newEnv(t testing.TB, opts ibsim.Options) *env {
 	t.Helper()
 	clock := ibsim.NewManualClock(testStart)
 	if opts.Clock == nil {
@@ -108,7 +108,7 @@ func newEnv(t *testing.T, opts ibsim.Options) *env {
 	return e
 }
 
-func loadVectorConsumer(t *testing.T) *ibclient.Consumer {
+func loadVectorConsumer(t testing.TB) *ibclient.Consumer {
 	t.Helper()
 	sigKey, err := ibclient.LoadRSAPrivateKey(filepath.Join(vectorDir, "private_signature.pem"))
 	if err != nil {
@@ -153,7 +153,7 @@ func (e *env) addVectorConsumer(activation ibsim.Activation) {
 	}
 }
 
-func readFile(t *testing.T, name string) []byte {
+func readFile(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(vectorDir, name))
 	if err != nil {

@@ -1,10 +1,12 @@
 package ibsim_test
 
 import (
+	"fmt"
 	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -326,5 +328,51 @@ func TestUnknownPaths(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("outside the prefix: status %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestLSTInvalidChallenge(t *testing.T) {
+	e := newEnv(t, ibsim.Options{})
+	header := e.lstHeader(e.vector, "nonce-dh", e.clock.Now().Unix())
+	start := strings.Index(header, `diffie_hellman_challenge="`) + len(`diffie_hellman_challenge="`)
+	end := start + strings.Index(header[start:], `"`)
+	for name, challenge := range map[string]string{"one": "1", "not hex": "xyz", "p": e.vector.DH.P.Text(16)} {
+		t.Run(name, func(t *testing.T) {
+			status, body := e.postLST(header[:start] + challenge + header[end:])
+			wantEnvelope(t, status, body, "LST failed, error: diffie_hellman_challenge")
+		})
+	}
+}
+
+func TestConcurrentClients(t *testing.T) {
+	e := newEnv(t, ibsim.Options{PenaltyAfter: 1000})
+	c := e.client(e.vector)
+	c.startSession()
+
+	const workers, each = 8, 5
+	errs := make(chan error, workers*each)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				resp, err := c.send("GET", "/iserver/auth/status", nil)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := len(e.logs.requests(t)); got < workers*each {
+		t.Errorf("%d requests logged, want at least %d", got, workers*each)
 	}
 }

@@ -286,6 +286,9 @@ func (s *Server) handle(w *recorder, r *http.Request, info *requestInfo, faults 
 	}
 
 	client := clientID(r)
+	if key, ok := strings.CutPrefix(client, "consumer "); ok {
+		info.consumer = key
+	}
 	if !s.limits.allow(client, r.Method, rest, c.now) {
 		// IB sends no Retry-After header with its 429.
 		s.writeError(c, http.StatusTooManyRequests, "Too Many Requests")

@@ -80,7 +80,7 @@ func newVectorEnv(t *testing.T, serverExponentHex string) *env {
 
 // sendRecorded sends a recorded request with its exact Authorization
 // header to the simulator, at the path and query of wireURL.
-func sendRecorded(t *testing.T, e *env, method, wireURL, authorization string, body *string) (*http.Response, []byte) {
+func sendRecorded(t testing.TB, e *env, method, wireURL, authorization string, body *string) (*http.Response, []byte) {
 	t.Helper()
 	u, err := url.Parse(wireURL)
 	if err != nil {
