@@ -83,13 +83,13 @@ func runDashboard(ctx context.Context, env *environment, args []string) int {
 }
 
 // dashboard wires the IB client, the key watcher, the session and the
-// gateway watchdog to the TUI. Data flows one way, into Program.Send;
+// gateway watchdog to the TUI. Data flows one way, into program.Send;
 // the model's actions (recheck, cancel) call back through the funcs in
 // tui.Options, which wait until start has built what they need.
 type dashboard struct {
 	env     *environment
 	logger  *slog.Logger
-	program *tea.Program
+	program sender
 
 	ready   chan struct{} // closed when the fields below are set
 	watcher *ibclient.Watcher
@@ -127,6 +127,10 @@ func (d *dashboard) options(cfg *config.Config) tui.Options {
 	opts.CloseWaitThreshold = cfg.Gateway.CloseWaitThreshold
 	return opts
 }
+
+// sender receives the data side's messages: the one *tea.Program of the
+// dashboard command, or serve's broadcaster to every SSH viewer.
+type sender interface{ Send(tea.Msg) }
 
 // send delivers a message to the TUI; it returns at once when the
 // program has ended.
