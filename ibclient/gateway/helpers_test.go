@@ -47,6 +47,13 @@ func leak(t testing.TB, addr string, n int) {
 // least want, or the deadline passes, and returns the last stats.
 func waitForCloseWait(t testing.TB, s Scanner, port, want int) PortStats {
 	t.Helper()
+	return waitForState(t, s, port, func(p PortStats) bool { return p.CloseWait >= want })
+}
+
+// waitForState scans until done accepts the port's stats, or the
+// deadline passes, and returns the last stats.
+func waitForState(t testing.TB, s Scanner, port int, done func(PortStats) bool) PortStats {
+	t.Helper()
 	deadline := time.Now().Add(kernelDeadline)
 	for {
 		snap, err := s.Scan(context.Background())
@@ -57,7 +64,7 @@ func waitForCloseWait(t testing.TB, s Scanner, port, want int) PortStats {
 		if !ok {
 			t.Fatalf("scan has no entry for port %d: %+v", port, snap)
 		}
-		if stats.CloseWait >= want || time.Now().After(deadline) {
+		if done(*stats) || time.Now().After(deadline) {
 			return *stats
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"encoding/binary"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -21,6 +23,54 @@ func TestProbePassesAnsweringFixture(t *testing.T) {
 	}
 	if r.ConnectionTime == "" {
 		t.Error("no connection time in the reply")
+	}
+}
+
+func TestProbeSendsTWSHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	received := make(chan string, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			received <- "accept: " + err.Error()
+			return
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+
+		// "API\x00", a 4-byte length and that many bytes of version range.
+		head := make([]byte, 8)
+		if _, err := io.ReadFull(conn, head); err != nil {
+			received <- "read: " + err.Error()
+			return
+		}
+		body := make([]byte, min(binary.BigEndian.Uint32(head[4:]), 1024))
+		if _, err := io.ReadFull(conn, body); err != nil {
+			received <- "read: " + err.Error()
+			return
+		}
+		received <- string(head) + string(body)
+
+		reply := "151\x0020260302 09:30:00 EST\x00"
+		conn.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(reply))), reply...))
+	}()
+
+	r := Probe(context.Background(), ln.Addr().String(), 5*time.Second)
+	if got, want := <-received, "API\x00\x00\x00\x00\x09v100..176"; got != want {
+		t.Errorf("handshake sent = %q, want %q", got, want)
+	}
+	if !r.OK {
+		t.Fatalf("probe failed: %s", r.Error)
+	}
+	if r.ServerVersion != 151 {
+		t.Errorf("server version = %d, want 151", r.ServerVersion)
+	}
+	if r.ConnectionTime != "20260302 09:30:00 EST" {
+		t.Errorf("connection time = %q, want the reply's second field", r.ConnectionTime)
 	}
 }
 

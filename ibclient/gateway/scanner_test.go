@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ibdash/ibdash/ibclient/gateway/leaky"
+	"golang.org/x/sys/unix"
 )
 
 var sources = []struct {
@@ -239,6 +242,41 @@ func TestScanCountsPerProcess(t *testing.T) {
 	}
 }
 
+func TestScanRefreshesProcessMapOnTimer(t *testing.T) {
+	now := time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)
+	g := startLeaky(t, leaky.Options{})
+	s := newTestScanner(t, ScanOptions{
+		Ports:          []int{g.Port()},
+		PID:            os.Getpid(),
+		ProcessRefresh: time.Minute,
+		Now:            func() time.Time { return now },
+	})
+	if _, err := s.Scan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	leak(t, g.Addr(), 4)
+	waitForHeld(t, g, 4)
+
+	stats := waitForCloseWait(t, s, g.Port(), 4)
+	if stats.Unmapped != 4 {
+		t.Errorf("Unmapped right after the first build = %d, want 4", stats.Unmapped)
+	}
+	now = now.Add(59 * time.Second)
+	stats = waitForCloseWait(t, s, g.Port(), 4)
+	if stats.Unmapped != 4 {
+		t.Errorf("Unmapped 59s after the build = %d, want 4 (no rebuild before 1m)", stats.Unmapped)
+	}
+
+	now = now.Add(time.Second)
+	stats = waitForCloseWait(t, s, g.Port(), 4)
+	if stats.Unmapped != 0 {
+		t.Errorf("Unmapped 1m after the build = %d, want 0", stats.Unmapped)
+	}
+	if len(stats.Processes) != 1 || stats.Processes[0].CloseWait != 4 {
+		t.Errorf("Processes = %+v, want this process with CLOSE_WAIT 4", stats.Processes)
+	}
+}
+
 func TestScanWithoutProcessSkipsMap(t *testing.T) {
 	g := startLeaky(t, leaky.Options{})
 	s := newTestScanner(t, ScanOptions{Ports: []int{g.Port()}})
@@ -337,5 +375,97 @@ func TestPortBytecodeLayout(t *testing.T) {
 	}
 	if bc[16] != bcJump || bc[17] != 4 {
 		t.Errorf("op at byte 16 = code %d yes %d, want JMP with yes 4", bc[16], bc[17])
+	}
+}
+
+// TestNetlinkFilterRunsInKernel calls the dump without the scanner's
+// port lookup, so every socket the visitor receives is one the kernel's
+// bytecode filter passed.
+func TestNetlinkFilterRunsInKernel(t *testing.T) {
+	a := startLeaky(t, leaky.Options{})
+	b := startLeaky(t, leaky.Options{})
+	c := startLeaky(t, leaky.Options{})
+	leak(t, a.Addr(), 3)
+	leak(t, b.Addr(), 40)
+	leak(t, c.Addr(), 5)
+	s := newTestScanner(t, ScanOptions{Ports: []int{a.Port(), b.Port(), c.Port()}, Source: SourceNetlink})
+	waitForCloseWait(t, s, a.Port(), 3)
+	waitForCloseWait(t, s, b.Port(), 40)
+	waitForCloseWait(t, s, c.Port(), 5)
+
+	diag, err := openNetlinkDiag()
+	if err != nil {
+		t.Skipf("NETLINK_SOCK_DIAG is not available here: %v", err)
+	}
+	defer diag.Close()
+	dump := func(ports ...int) map[uint16]int {
+		t.Helper()
+		seen := map[uint16]int{}
+		if err := diag.dump(unix.AF_INET, portBytecode(ports), func(port uint16, state TCPState, inode uint32) {
+			if state == StateCloseWait {
+				seen[port]++
+			}
+		}); err != nil {
+			t.Fatalf("dump of ports %v: %v", ports, err)
+		}
+		return seen
+	}
+
+	got := dump(a.Port(), c.Port())
+	if got[uint16(a.Port())] != 3 {
+		t.Errorf("port %d: %d CLOSE_WAIT from the kernel, want 3", a.Port(), got[uint16(a.Port())])
+	}
+	if got[uint16(c.Port())] != 5 {
+		t.Errorf("port %d: %d CLOSE_WAIT from the kernel, want 5", c.Port(), got[uint16(c.Port())])
+	}
+	if len(got) != 2 {
+		t.Errorf("the kernel sent CLOSE_WAIT sockets of ports %v for a filter on %d and %d", got, a.Port(), c.Port())
+	}
+
+	got = dump(b.Port())
+	if got[uint16(b.Port())] != 40 || len(got) != 1 {
+		t.Errorf("filter on port %d: kernel sent %v, want only that port with 40", b.Port(), got)
+	}
+}
+
+func TestScanCountsTimeWaitAndOther(t *testing.T) {
+	for _, src := range sources {
+		t.Run(src.name, func(t *testing.T) {
+			g := startLeaky(t, leaky.Options{})
+			s := newTestScanner(t, ScanOptions{Ports: []int{g.Port()}, Source: src.source})
+			var conns []net.Conn
+			for range 2 {
+				conn, err := dialNoKeepAlive(g.Addr())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { conn.Close() })
+				conns = append(conns, conn)
+			}
+			waitForHeld(t, g, 2)
+
+			// The server closes first: its two sockets go to FIN_WAIT2,
+			// counted as other, while the clients stay open.
+			if err := g.Restart(); err != nil {
+				t.Fatal(err)
+			}
+			stats := waitForState(t, s, g.Port(), func(p PortStats) bool { return p.Other >= 2 })
+			if stats.Other != 2 || stats.Established != 0 {
+				t.Errorf("after the server closed: other %d, ESTABLISHED %d; want 2 and 0", stats.Other, stats.Established)
+			}
+
+			// The clients close too, which moves the server side into
+			// TIME_WAIT for 60 s.
+			for _, conn := range conns {
+				conn.Close()
+			}
+			stats = waitForState(t, s, g.Port(), func(p PortStats) bool { return p.TimeWait >= 2 })
+			if stats.TimeWait != 2 || stats.Other != 0 || stats.CloseWait != 0 {
+				t.Errorf("after both sides closed: TIME_WAIT %d, other %d, CLOSE_WAIT %d; want 2, 0, 0", stats.TimeWait, stats.Other, stats.CloseWait)
+			}
+			if !stats.Listening {
+				t.Error("Listening = false after the fixture listened again")
+			}
+		})
 	}
 }

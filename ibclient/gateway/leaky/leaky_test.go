@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func waitHeld(t *testing.T, g *Gateway, n int) {
@@ -100,5 +102,43 @@ func TestReusePortSharesConnections(t *testing.T) {
 	}
 	if a.Held() == 0 || b.Held() == 0 {
 		t.Errorf("held %d and %d; the kernel should spread 200 connections over both", a.Held(), b.Held())
+	}
+}
+
+// TestAcceptedConnectionsHaveNoKeepAlive guards the CLOSE_WAIT sockets: a
+// keepalive probe to a departed peer would reset them.
+func TestAcceptedConnectionsHaveNoKeepAlive(t *testing.T) {
+	g, err := Listen(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	client, err := net.Dial("tcp", g.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	waitHeld(t, g, 1)
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for accepted := range g.conns {
+		raw, err := accepted.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keepAlive int
+		var optErr error
+		if err := raw.Control(func(fd uintptr) {
+			keepAlive, optErr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if optErr != nil {
+			t.Fatal(optErr)
+		}
+		if keepAlive != 0 {
+			t.Errorf("SO_KEEPALIVE = %d on an accepted connection, want 0", keepAlive)
+		}
 	}
 }
