@@ -141,26 +141,43 @@ func AuthorizationHeader(realm string, params Params, signature string) string {
 
 // ParseAuthorizationHeader splits an OAuth Authorization header into its
 // realm and its other parameters, percent-decoded. Pairs may come in any
-// order and values may be quoted or bare.
+// order and values may be quoted or bare, and a comma inside a quoted
+// value does not end the pair. A name that is not an HTTP token, a stray
+// or unterminated quote and a repeated name are errors (RFC 5849, section
+// 3.1, allows each parameter once per request). Errors name parameters
+// but never values, because a value may be a signature.
 func ParseAuthorizationHeader(header string) (realm string, params Params, err error) {
 	const prefix = "oauth "
 	if len(header) < len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
 		return "", nil, errors.New("authorization header does not start with OAuth")
 	}
+	parts, err := splitAuthorizationPairs(header[len(prefix):])
+	if err != nil {
+		return "", nil, err
+	}
 
-	for _, part := range strings.Split(header[len(prefix):], ",") {
+	seen := map[string]bool{}
+	for i, part := range parts {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
 		}
 		key, value, ok := strings.Cut(part, "=")
 		if !ok {
-			return "", nil, fmt.Errorf("authorization header pair %q has no =", truncate(part, 40))
+			return "", nil, fmt.Errorf("authorization header item %d has no =", i+1)
 		}
 		key = strings.TrimSpace(key)
-		value = strings.TrimSpace(value)
-		if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
-			value = value[1 : len(value)-1]
+		if !isToken(key) {
+			return "", nil, fmt.Errorf("authorization header item %d has a name that is not a token", i+1)
+		}
+		if seen[key] {
+			return "", nil, fmt.Errorf("authorization header repeats %s", key)
+		}
+		seen[key] = true
+
+		value, err = unquoteAuthorizationValue(strings.TrimSpace(value))
+		if err != nil {
+			return "", nil, fmt.Errorf("authorization header value of %s: %w", key, err)
 		}
 		decoded, err := url.PathUnescape(value)
 		if err != nil {
@@ -173,6 +190,56 @@ func ParseAuthorizationHeader(header string) (realm string, params Params, err e
 		params = append(params, Param{Key: key, Value: decoded})
 	}
 	return realm, params, nil
+}
+
+// splitAuthorizationPairs splits s at the commas outside double quotes.
+func splitAuthorizationPairs(s string) ([]string, error) {
+	var parts []string
+	start, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	if quoted {
+		return nil, errors.New("authorization header has an unterminated quoted value")
+	}
+	return append(parts, s[start:]), nil
+}
+
+// unquoteAuthorizationValue removes the double quotes around v. A quote
+// anywhere else is an error.
+func unquoteAuthorizationValue(v string) (string, error) {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	if strings.Contains(v, `"`) {
+		return "", errors.New("stray double quote")
+	}
+	return v, nil
+}
+
+// isToken reports whether s is a non-empty HTTP token (RFC 9110, 5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // RSASHA256Signer signs LST requests with RSASSA-PKCS1-v1_5 over SHA-256.

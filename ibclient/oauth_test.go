@@ -2,8 +2,11 @@ package ibclient
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dghubble/oauth1"
 )
 
 func TestParseAuthorizationHeaderForms(t *testing.T) {
@@ -29,11 +32,51 @@ func TestParseAuthorizationHeaderForms(t *testing.T) {
 	}
 }
 
+func TestParseAuthorizationHeaderQuotedComma(t *testing.T) {
+	realm, params, err := ParseAuthorizationHeader(`OAuth realm="a,b", oauth_nonce="n,1", oauth_token=t`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if realm != "a,b" {
+		t.Errorf("realm = %q, want a,b", realm)
+	}
+	if params.Get(paramNonce) != "n,1" || params.Get(paramToken) != "t" {
+		t.Errorf("params = %v, want oauth_nonce n,1 and oauth_token t", params)
+	}
+}
+
 func TestParseAuthorizationHeaderRejects(t *testing.T) {
-	for _, h := range []string{"", "Bearer abc", `OAuth realm`, `OAuth a="%zz"`} {
-		if _, _, err := ParseAuthorizationHeader(h); err == nil {
-			t.Errorf("%q was accepted", h)
-		}
+	cases := []struct {
+		name, header, want string
+	}{
+		{"empty", "", "does not start with OAuth"},
+		{"other scheme", "Bearer abc", "does not start with OAuth"},
+		{"no equals", `OAuth realm`, "item 1 has no ="},
+		{"bad escape", `OAuth a="%zz"`, "value of a is not percent-encoded"},
+		{"repeated name", `OAuth oauth_nonce="a", oauth_nonce="b"`, "repeats oauth_nonce"},
+		{"repeated realm", `OAuth realm="a", realm="b"`, "repeats realm"},
+		{"empty name", `OAuth ="x"`, "not a token"},
+		{"name with a space", `OAuth oauth nonce="x"`, "not a token"},
+		{"unterminated quote", `OAuth oauth_nonce="abc`, "unterminated"},
+		{"stray quote", `OAuth oauth_nonce=ab"c"`, "stray double quote"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := ParseAuthorizationHeader(tc.header)
+			if err == nil {
+				t.Fatalf("%q was accepted", tc.header)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+
+	// The error names the parameter but never echoes a value, which may
+	// be a signature.
+	_, _, err := ParseAuthorizationHeader(`OAuth oauth_signature="SECRETSIG%zz"`)
+	if err == nil || strings.Contains(err.Error(), "SECRETSIG") {
+		t.Errorf("error %v echoes the value", err)
 	}
 }
 
@@ -86,10 +129,36 @@ func FuzzAuthorizationHeaderRoundTrip(f *testing.F) {
 func FuzzParseAuthorizationHeader(f *testing.F) {
 	f.Add(`OAuth realm="limited_poa", oauth_consumer_key="ABC"`)
 	f.Add(`OAuth ,,,=,"`)
+	f.Add(`OAuth realm="a,b", oauth_nonce=n%2C1`)
+	f.Add(`oauth oauth_signature="a%2Bb%3D",realm=limited_poa`)
 	f.Fuzz(func(t *testing.T, header string) {
-		_, params, err := ParseAuthorizationHeader(header)
-		if err != nil && params != nil {
-			t.Fatal("params returned with an error")
+		realm, params, err := ParseAuthorizationHeader(header)
+		if err != nil {
+			if params != nil || realm != "" {
+				t.Fatal("values returned with an error")
+			}
+			return
+		}
+
+		// Whatever parses must survive a rebuild with every value quoted
+		// and percent-encoded.
+		var b strings.Builder
+		b.WriteString(`OAuth realm="` + oauth1.PercentEncode(realm) + `"`)
+		for _, p := range params {
+			if p.Key == paramRealm {
+				t.Fatal("realm returned among the params")
+			}
+			b.WriteString(", " + p.Key + `="` + oauth1.PercentEncode(p.Value) + `"`)
+		}
+		realm2, params2, err := ParseAuthorizationHeader(b.String())
+		if err != nil {
+			t.Fatalf("rebuilt header %q: %v", b.String(), err)
+		}
+		if realm2 != realm {
+			t.Fatalf("realm %q after the rebuild, want %q", realm2, realm)
+		}
+		if !slices.Equal(params2, params) {
+			t.Fatalf("params %v after the rebuild, want %v", params2, params)
 		}
 	})
 }
