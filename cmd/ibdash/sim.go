@@ -37,15 +37,16 @@ type simFlags struct {
 	bridgeDelay time.Duration
 	penalty     time.Duration
 
-	latency     time.Duration
-	failStatus  int
-	malformed   bool
-	truncate    bool
-	reset       bool
-	expireLST   bool
-	dropSession bool
-	faultPath   string
-	faultCount  int
+	latency      time.Duration
+	slowResponse time.Duration
+	failStatus   int
+	malformed    bool
+	truncate     bool
+	reset        bool
+	expireLST    bool
+	dropSession  bool
+	faultPath    string
+	faultCount   int
 }
 
 func runSim(ctx context.Context, env *environment, args []string) int {
@@ -58,7 +59,8 @@ func runSim(ctx context.Context, env *environment, args []string) int {
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the price walk, the option conids and the ids")
 	fs.DurationVar(&f.bridgeDelay, "bridge-delay", ibsim.DefaultBridgeDelay, "time from ssodh/init until /iserver responds")
 	fs.DurationVar(&f.penalty, "penalty", ibsim.DefaultPenaltyDuration, "how long a client that keeps breaking the rate limits gets 429")
-	fs.DurationVar(&f.latency, "latency", 0, "delay the response to every matching request by this `duration`")
+	fs.DurationVar(&f.latency, "latency", 0, "hold every matching request back by this `duration` before it runs; a client that gives up meanwhile leaves no effect")
+	fs.DurationVar(&f.slowResponse, "slow-response", 0, "run every matching request, then hold its response back by this `duration` (the request takes effect even if the client gives up)")
 	fs.IntVar(&f.failStatus, "fail-status", 0, "respond to matching requests with this 5xx `status` and an HTML page")
 	fs.BoolVar(&f.malformed, "malformed-json", false, "send responses to matching requests with bodies that are not valid JSON")
 	fs.BoolVar(&f.truncate, "truncate-body", false, "cut responses to matching requests off halfway and close the connection")
@@ -75,8 +77,8 @@ func runSim(ctx context.Context, env *environment, args []string) int {
 		env.errorf("sim: %v", err)
 		return exitUsage
 	}
-	if f.bridgeDelay < 0 || f.penalty <= 0 || f.faultCount < 0 {
-		env.errorf("sim: --bridge-delay and --fault-count must not be negative, and --penalty must be positive")
+	if f.bridgeDelay < 0 || f.penalty <= 0 || f.faultCount < 0 || f.latency < 0 || f.slowResponse < 0 {
+		env.errorf("sim: --bridge-delay, --latency, --slow-response and --fault-count must not be negative, and --penalty must be positive")
 		return exitUsage
 	}
 
@@ -161,6 +163,7 @@ func (f *simFlags) faults() []ibsim.Fault {
 		}
 	}
 	add(f.latency > 0, ibsim.Fault{Kind: ibsim.FaultLatency, Latency: f.latency})
+	add(f.slowResponse > 0, ibsim.Fault{Kind: ibsim.FaultSlowResponse, Latency: f.slowResponse})
 	add(f.failStatus != 0, ibsim.Fault{Kind: ibsim.FaultServerError, Status: f.failStatus})
 	add(f.malformed, ibsim.Fault{Kind: ibsim.FaultMalformedJSON})
 	add(f.truncate, ibsim.Fault{Kind: ibsim.FaultTruncatedBody})

@@ -125,6 +125,32 @@ func TestSimWritesConfigAndServes(t *testing.T) {
 	if trading, ok := cfg.TradingConsumer(); !ok || trading.ConsumerKey != ibsim.DemoTradingKey {
 		t.Errorf("trading consumer = %v, want %s", trading, ibsim.DemoTradingKey)
 	}
+	if len(cfg.Consumers) != 3 {
+		t.Fatalf("config lists %d consumers, want 3 (trading, pending, test_realm)", len(cfg.Consumers))
+	}
+	realms := map[string]string{}
+	for _, entry := range cfg.Consumers {
+		realms[entry.ConsumerKey] = entry.Realm
+	}
+	wantRealms := map[string]string{
+		ibsim.DemoTradingKey: ibclient.RealmLimitedPOA,
+		ibsim.DemoPendingKey: ibclient.RealmLimitedPOA,
+		ibsim.DemoTestKey:    ibclient.RealmTest,
+	}
+	for key, want := range wantRealms {
+		if realms[key] != want {
+			t.Errorf("consumer %s has realm %q, want %q", key, realms[key], want)
+		}
+	}
+	for _, name := range []string{ibsim.DemoTradingKey + "/private_signature.pem", ibsim.DemoTradingKey + "/private_encryption.pem", "config.toml"} {
+		info, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %o, want 600", name, info.Mode().Perm())
+		}
+	}
 
 	var secrets []string
 	base, _ := url.Parse(cfg.BaseURL)
@@ -266,5 +292,38 @@ func TestSimFaultFlags(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr.String(), "faults=server-error") {
 		t.Errorf("the injected fault was not logged:\n%s", r.stderr.String())
+	}
+}
+
+func TestSimSlowResponseFlag(t *testing.T) {
+	r := startSimCommand(t, "--keys", t.TempDir(), "--slow-response", "1m", "--fault-path", "/tickle", "--fault-count", "1")
+
+	impatient := &http.Client{Timeout: 300 * time.Millisecond}
+	resp, err := impatient.Get(r.url(t) + "/tickle")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("tickle under a held response answered with status %d, want a client timeout", resp.StatusCode)
+	}
+	// A path outside --fault-path gets its response at once.
+	resp, err = impatient.Get(r.url(t) + "/iserver/auth/status")
+	if err != nil {
+		t.Fatalf("a path outside --fault-path: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unsigned auth/status: status %d, want 401", resp.StatusCode)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(r.stderr.String(), "faults=slow-response") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the held response was not logged:\n%s", r.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	var stdout, stderr simOutput
+	if code := run(context.Background(), []string{"sim", "--slow-response", "-1s"}, strings.NewReader(""), &stdout, &stderr); code != exitUsage {
+		t.Errorf("--slow-response -1s: exit code %d, want %d", code, exitUsage)
 	}
 }

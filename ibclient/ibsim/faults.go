@@ -14,11 +14,13 @@ import (
 type FaultKind int
 
 // Fault kinds. The response faults (malformed JSON, truncated body,
-// connection reset) act after the endpoint ran, so the request took
-// effect even though the client cannot tell: the case of an order sent
-// twice after a timeout.
+// connection reset, slow response) act after the endpoint ran, so the
+// request took effect even though the client cannot tell: the case of an
+// order sent twice after a timeout.
 const (
-	// FaultLatency delays the response by Fault.Latency of wall time.
+	// FaultLatency holds the request back by Fault.Latency of wall time
+	// before the endpoint runs; a client that gives up meanwhile leaves
+	// no effect.
 	FaultLatency FaultKind = iota + 1
 	// FaultServerError responds with Fault.Status (default 503) and an
 	// HTML page, without running the endpoint.
@@ -36,6 +38,12 @@ const (
 	// FaultSessionDropped drops the caller's brokerage session before
 	// the endpoint runs.
 	FaultSessionDropped
+	// FaultSlowResponse runs the endpoint, then holds the response back
+	// by Fault.Latency of wall time. A client that times out meanwhile
+	// never receives the response, but the request took effect.
+	FaultSlowResponse
+
+	lastFaultKind = FaultSlowResponse
 )
 
 var faultNames = map[FaultKind]string{
@@ -46,6 +54,7 @@ var faultNames = map[FaultKind]string{
 	FaultConnectionReset: "connection-reset",
 	FaultLSTExpired:      "lst-expired",
 	FaultSessionDropped:  "session-dropped",
+	FaultSlowResponse:    "slow-response",
 }
 
 func (k FaultKind) String() string {
@@ -63,7 +72,7 @@ func ParseFaultKind(name string) (FaultKind, error) {
 		}
 	}
 	names := make([]string, 0, len(faultNames))
-	for k := FaultLatency; k <= FaultSessionDropped; k++ {
+	for k := FaultLatency; k <= lastFaultKind; k++ {
 		names = append(names, faultNames[k])
 	}
 	return 0, fmt.Errorf("ibsim: unknown fault %q; use one of %s", name, strings.Join(names, ", "))
@@ -78,7 +87,7 @@ type Fault struct {
 	// Count is how many matching requests the fault hits; 0 means every
 	// one until it is removed.
 	Count   int
-	Latency time.Duration // for FaultLatency
+	Latency time.Duration // for FaultLatency and FaultSlowResponse
 	Status  int           // for FaultServerError; default 503
 }
 
@@ -108,14 +117,14 @@ func (fs *faultSet) add(f Fault) int {
 
 // AddFault switches a fault on and returns its id for RemoveFault.
 func (s *Server) AddFault(f Fault) (int, error) {
-	if f.Kind < FaultLatency || f.Kind > FaultSessionDropped {
+	if f.Kind < FaultLatency || f.Kind > lastFaultKind {
 		return 0, fmt.Errorf("ibsim: fault kind %d is not defined", f.Kind)
 	}
 	if f.Kind == FaultServerError && f.Status != 0 && (f.Status < 500 || f.Status > 599) {
 		return 0, fmt.Errorf("ibsim: server error status %d is not a 5xx status", f.Status)
 	}
-	if f.Kind == FaultLatency && f.Latency <= 0 {
-		return 0, fmt.Errorf("ibsim: latency fault needs a positive Latency, got %s", f.Latency)
+	if (f.Kind == FaultLatency || f.Kind == FaultSlowResponse) && f.Latency <= 0 {
+		return 0, fmt.Errorf("ibsim: %s fault needs a positive Latency, got %s", f.Kind, f.Latency)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -171,10 +180,11 @@ func (s *Server) takeFaults(r *http.Request) []Fault {
 	return hit
 }
 
-func latencyOf(faults []Fault) time.Duration {
+// latencyOf returns the total Latency of the faults of the given kind.
+func latencyOf(faults []Fault, kind FaultKind) time.Duration {
 	var d time.Duration
 	for _, f := range faults {
-		if f.Kind == FaultLatency {
+		if f.Kind == kind {
 			d += f.Latency
 		}
 	}

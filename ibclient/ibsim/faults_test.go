@@ -37,6 +37,48 @@ func TestFaultLatency(t *testing.T) {
 	c.decode("GET", "/iserver/auth/status", nil, 200, nil)
 }
 
+func TestFaultSlowResponse(t *testing.T) {
+	e := newEnv(t, ibsim.Options{})
+	c := e.client(e.vector)
+	c.login()
+	addFault(t, e.sim, ibsim.Fault{Kind: ibsim.FaultSlowResponse, PathPrefix: "/iserver/auth/ssodh/init", Latency: time.Minute, Count: 1})
+
+	impatient := &http.Client{Transport: e.http.Client().Transport, Timeout: 200 * time.Millisecond}
+	_, err := c.sendWith(impatient, "POST", "/iserver/auth/ssodh/init", map[string]bool{"publish": true, "compete": true})
+	var timeout interface{ Timeout() bool }
+	if !errors.As(err, &timeout) || !timeout.Timeout() {
+		t.Fatalf("request under a minute of held response: error %v, want a client timeout", err)
+	}
+	// Unlike FaultLatency, the endpoint ran before the response was held.
+	if !e.sim.Session(vectorKey).Initialized {
+		t.Error("ssodh/init did not take effect before the response was held back")
+	}
+
+	// The server logs the request once it notices the client went away.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var line map[string]any
+		for _, l := range e.logs.requests(t) {
+			if l["faults"] == "slow-response" {
+				line = l
+			}
+		}
+		if line != nil {
+			if line["status"] != float64(499) || !strings.Contains(line["error"].(string), "took effect") {
+				t.Errorf("log line = %v, want status 499 and an error saying the request took effect", line)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no slow-response log line within 10 s:\n%s", e.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Count 1: the next request gets its response at once.
+	c.decode("GET", "/iserver/auth/status", nil, 200, nil)
+}
+
 func TestFaultServerError(t *testing.T) {
 	e := newEnv(t, ibsim.Options{})
 	c := e.client(e.vector)
@@ -182,7 +224,7 @@ func TestFaultsFromOptions(t *testing.T) {
 }
 
 func TestParseFaultKind(t *testing.T) {
-	for _, name := range []string{"latency", "server-error", "malformed-json", "truncated-body", "connection-reset", "lst-expired", "session-dropped"} {
+	for _, name := range []string{"latency", "server-error", "malformed-json", "truncated-body", "connection-reset", "lst-expired", "session-dropped", "slow-response"} {
 		k, err := ibsim.ParseFaultKind(name)
 		if err != nil || k.String() != name {
 			t.Errorf("ParseFaultKind(%q) = %v, %v", name, k, err)
@@ -193,5 +235,11 @@ func TestParseFaultKind(t *testing.T) {
 	}
 	if _, err := ibsim.New(ibsim.Options{}).AddFault(ibsim.Fault{Kind: ibsim.FaultLatency}); err == nil {
 		t.Error("a latency fault without a duration was accepted")
+	}
+	if _, err := ibsim.New(ibsim.Options{}).AddFault(ibsim.Fault{Kind: ibsim.FaultSlowResponse}); err == nil {
+		t.Error("a slow-response fault without a duration was accepted")
+	}
+	if _, err := ibsim.New(ibsim.Options{}).AddFault(ibsim.Fault{Kind: ibsim.FaultSlowResponse + 1}); err == nil {
+		t.Error("an undefined fault kind was accepted")
 	}
 }

@@ -242,17 +242,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		info.faults = append(info.faults, f.Kind.String())
 	}
 
-	if d := latencyOf(faults); d > 0 {
-		timer := time.NewTimer(d)
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			timer.Stop()
-			info.status = 499
-			info.errText = "client went away during injected latency"
-			s.logRequest(info)
-			return
-		}
+	if !waitFault(r.Context(), latencyOf(faults, FaultLatency)) {
+		info.status = 499
+		info.errText = "client went away during injected latency"
+		s.logRequest(info)
+		return
 	}
 	if status := serverErrorOf(faults); status != 0 {
 		writeServerErrorPage(w, status)
@@ -267,8 +261,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.status = http.StatusOK
 	}
 	info.status = rec.status
+	if !waitFault(r.Context(), latencyOf(faults, FaultSlowResponse)) {
+		info.status = 499
+		info.errText = "client went away while the response was held back; the request took effect"
+		s.logRequest(info)
+		return
+	}
 	s.deliver(w, rec, faults, info)
 	s.logRequest(info)
+}
+
+// waitFault waits d of wall time and reports whether it passed before
+// the client went away.
+func waitFault(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // handle runs the request under the server lock and records the response.
