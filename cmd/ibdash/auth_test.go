@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ibdash/ibdash/config"
 	"github.com/ibdash/ibdash/ibclient/ibsim"
 )
 
@@ -62,8 +63,54 @@ func TestAuthPendingConsumer(t *testing.T) {
 	if !regexp.MustCompile(`request id: \d+`).MatchString(stdout) {
 		t.Errorf("output lacks the request id:\n%s", stdout)
 	}
-	if !strings.Contains(stdout, "weekend") || !strings.Contains(stdout, "activation: expected after") {
-		t.Errorf("output lacks the next step about the weekend activation:\n%s", stdout)
+	if !strings.Contains(stdout, "message:    invalid consumer") {
+		t.Errorf("output lacks IB's message:\n%s", stdout)
+	}
+	if !regexp.MustCompile(`next step:  .*weekend`).MatchString(stdout) {
+		t.Errorf("output lacks the next step about the weekend restart:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "activation: expected after") {
+		t.Errorf("output lacks the expected activation time:\n%s", stdout)
+	}
+	if strings.Contains(stdout, "ssodh/init") {
+		t.Errorf("the session start ran after the LST failed:\n%s", stdout)
+	}
+}
+
+func TestAuthWarnsLooseKeyFile(t *testing.T) {
+	configPath, demo := startAuthSim(t)
+	cons, _ := demo.Config.Consumer(ibsim.DemoTradingKey)
+	if err := os.Chmod(cons.SignatureKey, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := runCommand(t, "--config", configPath, "auth", "--consumer", ibsim.DemoTradingKey)
+	if code != exitOK {
+		t.Fatalf("exit %d, want %d: a loose mode is a warning, not a failure\n%s", code, exitOK, stdout)
+	}
+	if !strings.Contains(stdout, "warning: "+cons.SignatureKey+" is readable by group or others") || !strings.Contains(stdout, "chmod 600") {
+		t.Errorf("output lacks the file mode warning:\n%s", stdout)
+	}
+}
+
+func TestAuthWarnsLowerCaseKey(t *testing.T) {
+	_, demo := startAuthSim(t)
+	cfg := *demo.Config
+	cfg.Consumers = []config.Consumer{demo.Config.Consumers[0]}
+	cfg.Consumers[0].ConsumerKey = strings.ToLower(ibsim.DemoTradingKey)
+	configPath := filepath.Join(t.TempDir(), "config.toml")
+	if err := cfg.Write(configPath); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, _ := runCommand(t, "--config", configPath, "auth")
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailure, stdout)
+	}
+	if !strings.Contains(stdout, "has lower-case letters") || !strings.Contains(stdout, `use "`+ibsim.DemoTradingKey+`"`) {
+		t.Errorf("output lacks the lower-case key warning with the fix:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "kind:       invalid consumer") {
+		t.Errorf("output lacks IB's invalid consumer error:\n%s", stdout)
 	}
 }
 

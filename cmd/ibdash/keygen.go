@@ -20,6 +20,10 @@ func init() {
 	}
 }
 
+// keygenProgressEvery is the pause between two progress lines of the
+// safe prime search.
+var keygenProgressEvery = 2 * time.Second
+
 // keyFiles are the files keygen writes, in the order it writes them.
 var keyFiles = []struct {
 	name    string
@@ -117,7 +121,7 @@ func generateKeyFiles(ctx context.Context, w io.Writer, dhBits int) (map[string]
 		if ctx.Err() != nil {
 			return
 		}
-		if now := time.Now(); now.Sub(last) >= 2*time.Second {
+		if now := time.Now(); now.Sub(last) >= keygenProgressEvery {
 			fmt.Fprintf(w, "  %d candidates tested, %s elapsed\n", candidates, now.Sub(start).Round(time.Second))
 			last = now
 		}

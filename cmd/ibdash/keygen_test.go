@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -20,6 +21,12 @@ func runCommand(t *testing.T, args ...string) (code int, stdout, stderr string) 
 }
 
 func TestKeygenWritesLoadableFiles(t *testing.T) {
+	// A progress line after every candidate, so a fast 512-bit search
+	// shows some.
+	saved := keygenProgressEvery
+	keygenProgressEvery = 0
+	t.Cleanup(func() { keygenProgressEvery = saved })
+
 	dir := filepath.Join(t.TempDir(), "keys")
 	code, stdout, stderr := runCommand(t, "keygen", "--dir", dir, "--dh-bits", "512")
 	if code != exitOK {
@@ -30,8 +37,11 @@ func TestKeygenWritesLoadableFiles(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
 	}
-	if !strings.Contains(stderr, "safe prime") {
-		t.Errorf("no progress shown on stderr:\n%s", stderr)
+	if !strings.Contains(stderr, "Searching for a 512-bit safe prime") || !strings.Contains(stderr, "Found a safe prime") {
+		t.Errorf("search start and end not shown on stderr:\n%s", stderr)
+	}
+	if !regexp.MustCompile(`(?m)^  \d+ candidates tested, \d+s elapsed$`).MatchString(stderr) {
+		t.Errorf("no progress line on stderr:\n%s", stderr)
 	}
 
 	for _, f := range keyFiles {
@@ -43,9 +53,21 @@ func TestKeygenWritesLoadableFiles(t *testing.T) {
 			t.Errorf("%s has mode %o, want 600", f.name, info.Mode().Perm())
 		}
 	}
-	for _, name := range []string{"private_signature.pem", "private_encryption.pem"} {
-		if _, err := ibclient.LoadRSAPrivateKey(filepath.Join(dir, name)); err != nil {
-			t.Error(err)
+	for _, use := range []string{"signature", "encryption"} {
+		private, err := ibclient.LoadRSAPrivateKey(filepath.Join(dir, "private_"+use+".pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "public_"+use+".pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		public, err := ibclient.ParseRSAPublicKey(data)
+		if err != nil {
+			t.Fatalf("public_%s.pem: %v", use, err)
+		}
+		if !public.Equal(&private.PublicKey) {
+			t.Errorf("public_%s.pem is not the public half of private_%s.pem", use, use)
 		}
 	}
 	// The DH file is 512 bits here, under IB's minimum, so the loader
