@@ -166,3 +166,54 @@ func TestWriteRoundTrip(t *testing.T) {
 		t.Error("Write overwrote an existing file")
 	}
 }
+
+// TestConsumerLoadWarnings loads the openssl-made vector keys through a
+// config entry with a lower-case key and a loose file mode: both come
+// back as warnings, and the consumer still loads.
+func TestConsumerLoadWarnings(t *testing.T) {
+	src := filepath.Join("..", "ibclient", "testdata", "ibkr-oauth")
+	dir := t.TempDir()
+	for _, name := range []string{"private_signature.pem", "private_encryption.pem", "dhparam.pem"} {
+		data, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loose := filepath.Join(dir, "private_signature.pem")
+	if err := os.Chmod(loose, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := os.ReadFile(filepath.Join(src, "access_token_secret_encrypted.b64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	entry := Consumer{
+		ConsumerKey:       "IbTestKey",
+		Realm:             "limited_poa",
+		AccessToken:       "9f3c1e7a5b2d4f6081ac",
+		AccessTokenSecret: string(secret),
+		SignatureKey:      loose,
+		EncryptionKey:     filepath.Join(dir, "private_encryption.pem"),
+		DHParams:          filepath.Join(dir, "dhparam.pem"),
+	}
+	loaded, warnings, err := entry.Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(loaded.Secret) != 32 {
+		t.Errorf("decrypted secret has %d bytes, want 32", len(loaded.Secret))
+	}
+	if len(warnings) != 2 {
+		t.Fatalf("warnings = %q, want one for the key and one for the file mode", warnings)
+	}
+	if !strings.Contains(warnings[0], `use "IBTESTKEY"`) {
+		t.Errorf("key warning %q does not give the upper-case key", warnings[0])
+	}
+	if !strings.Contains(warnings[1], loose) || !strings.Contains(warnings[1], "0640") || !strings.Contains(warnings[1], "chmod 600") {
+		t.Errorf("mode warning %q does not name the file, its mode and the fix", warnings[1])
+	}
+}

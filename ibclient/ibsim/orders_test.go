@@ -332,9 +332,17 @@ func TestDuplicateCOID(t *testing.T) {
 		t.Errorf("one cOID twice in a submission: status %d, body %s", status, data)
 	}
 
+	// A minute before 24 hours have passed the id is still taken. The
+	// brokerage session has timed out by then, so it is started again.
+	e.clock.Advance(24*time.Hour - time.Minute)
+	c.startSession()
+	suppressAll(c)
+	wantError(t, c, "POST", ordersPath, order, http.StatusBadRequest,
+		"Order couldn't be submitted: Local order ID=dup-0001 is already registered.")
+
 	// After 24 hours the id is free again; the LST and session are gone
 	// by then, so the client starts over.
-	e.clock.Advance(24*time.Hour + time.Second)
+	e.clock.Advance(time.Minute + time.Second)
 	c.lst = nil
 	c.startSession()
 	suppressAll(c)
