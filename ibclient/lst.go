@@ -172,8 +172,11 @@ func CompleteLST(c *Consumer, a *big.Int, dhResponseHex, signatureHex string, ex
 	if !ok || b.Sign() <= 0 {
 		return nil, fmt.Errorf("ibclient: diffie_hellman_response %q is not a positive hex integer", truncate(dhResponseHex, 16))
 	}
-	if b.Cmp(c.DH.P) >= 0 || b.Cmp(big.NewInt(1)) == 0 {
-		return nil, errors.New("ibclient: diffie_hellman_response is outside the DH group; check dh_params against the file uploaded to the portal")
+	// 1 and p-1 generate subgroups of order 1 and 2, which would make K
+	// guessable. A value of p or more is not in the group at all.
+	pMinus1 := new(big.Int).Sub(c.DH.P, big.NewInt(1))
+	if b.Cmp(pMinus1) >= 0 || b.Cmp(big.NewInt(1)) == 0 {
+		return nil, errors.New("ibclient: diffie_hellman_response is outside (1, p-1); check dh_params against the file uploaded to the portal")
 	}
 
 	k := new(big.Int).Exp(b, a, c.DH.P)

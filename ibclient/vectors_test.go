@@ -457,3 +457,64 @@ func padEven(s string) string {
 	}
 	return s
 }
+
+// TestCompleteLSTRejectsBadResponses feeds CompleteLST the malformed LST
+// responses a broken or hostile server could send.
+func TestCompleteLSTRejectsBadResponses(t *testing.T) {
+	v := loadVectors(t)
+	c := vectorConsumer(t, v)
+	tc := v.LSTCases[0]
+	a := hexInt(t, tc.ClientDHRandom)
+	good := tc.Server.Response
+	pMinus1 := new(big.Int).Sub(c.DH.P, big.NewInt(1))
+
+	cases := []struct {
+		name       string
+		dhResponse string
+		signature  string
+		expiration int64
+		want       string
+	}{
+		{"empty B", "", good.Signature, good.Expiration, "not a positive hex integer"},
+		{"B not hex", "xyz", good.Signature, good.Expiration, `"xyz" is not a positive hex integer`},
+		{"B zero", "0", good.Signature, good.Expiration, "not a positive hex integer"},
+		{"B negative", "-5", good.Signature, good.Expiration, "not a positive hex integer"},
+		{"B one", "1", good.Signature, good.Expiration, "outside (1, p-1)"},
+		{"B p-1", pMinus1.Text(16), good.Signature, good.Expiration, "outside (1, p-1)"},
+		{"B p", c.DH.P.Text(16), good.Signature, good.Expiration, "outside (1, p-1)"},
+		{"signature missing", good.DHResponse, "", good.Expiration, "does not match live_session_token_signature"},
+		{"signature wrong", good.DHResponse, strings.Repeat("0", 40), good.Expiration, "does not match live_session_token_signature"},
+		{"expiration missing", good.DHResponse, good.Signature, 0, "is not a time in ms"},
+	}
+	for _, bad := range cases {
+		t.Run(bad.name, func(t *testing.T) {
+			lst, err := CompleteLST(c, a, bad.dhResponse, bad.signature, bad.expiration)
+			if err == nil {
+				t.Fatalf("accepted; LST %s", lst)
+			}
+			if !strings.Contains(err.Error(), bad.want) {
+				t.Errorf("error %q does not say %q", err, bad.want)
+			}
+			if strings.Contains(err.Error(), c.Prepend()[:16]) {
+				t.Error("error contains the access token secret")
+			}
+		})
+	}
+
+	// The recorded response itself passes, so the cases above fail for
+	// their one change.
+	if _, err := CompleteLST(c, a, good.DHResponse, strings.ToUpper(good.Signature), good.Expiration); err != nil {
+		t.Errorf("recorded response with an upper-case signature: %v", err)
+	}
+}
+
+func TestNewDHExponentRejectsZeros(t *testing.T) {
+	_, err := NewDHExponent(bytes.NewReader(make([]byte, 8*DHExponentBits/8)))
+	if err == nil || !strings.Contains(err.Error(), "only zeros") {
+		t.Errorf("all-zero randomness: error %v, want one saying it returned only zeros", err)
+	}
+	_, err = NewDHExponent(bytes.NewReader(make([]byte, 5)))
+	if err == nil || !strings.Contains(err.Error(), "reading DH randomness") {
+		t.Errorf("short randomness: error %v, want a read error", err)
+	}
+}

@@ -336,7 +336,8 @@ func TestLSTInvalidChallenge(t *testing.T) {
 	header := e.lstHeader(e.vector, "nonce-dh", e.clock.Now().Unix())
 	start := strings.Index(header, `diffie_hellman_challenge="`) + len(`diffie_hellman_challenge="`)
 	end := start + strings.Index(header[start:], `"`)
-	for name, challenge := range map[string]string{"one": "1", "not hex": "xyz", "p": e.vector.DH.P.Text(16)} {
+	pMinus1 := new(big.Int).Sub(e.vector.DH.P, big.NewInt(1))
+	for name, challenge := range map[string]string{"one": "1", "not hex": "xyz", "p": e.vector.DH.P.Text(16), "p-1": pMinus1.Text(16)} {
 		t.Run(name, func(t *testing.T) {
 			status, body := e.postLST(header[:start] + challenge + header[end:])
 			wantEnvelope(t, status, body, "LST failed, error: diffie_hellman_challenge")
