@@ -16,11 +16,13 @@ import (
 
 	"github.com/ibdash/ibdash/config"
 	"github.com/ibdash/ibdash/ibclient"
+	"github.com/ibdash/ibdash/ibclient/audit"
 	"github.com/ibdash/ibdash/ibclient/gateway"
 	"github.com/ibdash/ibdash/ibclient/gateway/leaky"
 	"github.com/ibdash/ibdash/ibclient/ibsim"
 	"github.com/ibdash/ibdash/tui"
 	"github.com/ibdash/ibdash/tui/common"
+	"github.com/ibdash/ibdash/tui/ticket"
 )
 
 func init() {
@@ -96,6 +98,9 @@ type dashboard struct {
 	session *ibclient.Session
 	trading string
 	refresh chan struct{} // asks for an early orders refresh
+	orders  *orderDesk    // nil when the audit log could not be opened
+
+	orderGate ticket.Gate
 
 	wg      sync.WaitGroup
 	closers []func() error
@@ -110,6 +115,7 @@ func (d *dashboard) options(cfg *config.Config) tui.Options {
 		Logger:      d.logger.With("component", "tui"),
 		Recheck:     d.recheck,
 		CancelOrder: d.cancelOrder,
+		NewTicket:   d.newTicket,
 	}
 	if d.env.demo {
 		opts.Consumers = []string{ibsim.DemoTradingKey, ibsim.DemoPendingKey, ibsim.DemoTestKey}
@@ -155,6 +161,12 @@ func (d *dashboard) start(ctx context.Context, cfg *config.Config) {
 	}
 	if !d.env.demo && len(cfg.Gateway.Ports) > 0 {
 		d.startWatchdog(ctx, gatewayOptions(cfg.Gateway))
+	}
+	if orders, err := openOrderDesk(cfg, d.env.demo); err != nil {
+		d.fail("orders", err)
+	} else {
+		d.orders = orders
+		d.closers = append(d.closers, orders.log.Close)
 	}
 	if err := d.startKeys(ctx, cfg); err != nil {
 		d.fail("config", err)
@@ -244,6 +256,19 @@ func (d *dashboard) startSession(ctx context.Context, cfg *config.Config, base *
 			CheckedAt: time.Now(), Err: err})
 		return
 	}
+	opts := []ibclient.Option{
+		ibclient.WithLogger(d.logger.With("component", "session")),
+		ibclient.WithSignQuery(cfg.SignQueryParams),
+	}
+	if d.orders != nil {
+		// Only the tickets' requests and order actions are recorded.
+		hc, err := audit.NewHTTPClient(d.orders.log, nil)
+		if err != nil {
+			d.fail("orders", err)
+			return
+		}
+		opts = append(opts, ibclient.WithHTTPClient(hc))
+	}
 	session, err := ibclient.NewSession(
 		&ibclient.Authenticator{Consumer: consumer, BaseURL: base},
 		ibclient.SessionConfig{
@@ -251,8 +276,7 @@ func (d *dashboard) startSession(ctx context.Context, cfg *config.Config, base *
 			AccountID: cfg.AccountID,
 			OnLST:     func(key string, err error) { d.sendKeyStatus(lstStatus(key, err, time.Now())) },
 		},
-		ibclient.WithLogger(d.logger.With("component", "session")),
-		ibclient.WithSignQuery(cfg.SignQueryParams),
+		opts...,
 	)
 	if err != nil {
 		d.fail("session", err)
@@ -387,10 +411,7 @@ func (d *dashboard) cancelOrder(ctx context.Context, o tui.Order) (string, error
 	if err != nil {
 		return "", err
 	}
-	select {
-	case d.refresh <- struct{}{}:
-	default:
-	}
+	d.refreshOrders()
 	if ack.Message == "" {
 		return "cancel sent", nil
 	}
