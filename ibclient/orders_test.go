@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -184,6 +185,34 @@ func TestPlaceOrdersTwoQuestions(t *testing.T) {
 	}
 	if got := ib.count("POST iserver/account/" + fakeAccount + "/orders"); got != 1 {
 		t.Errorf("placements sent = %d, want 1", got)
+	}
+}
+
+func TestPlaceOrdersReplyLoopBounded(t *testing.T) {
+	ib := newFakeIB(t)
+	endless := make([]string, ibclient.MaxReplyRounds+5)
+	for i := range endless {
+		endless[i] = fmt.Sprintf("o9%03d", i)
+	}
+	ib.set(func(ib *fakeIB) { ib.questionIDs = endless })
+	s := startedSession(t, ib)
+	asker := &recordingAsker{answer: true}
+
+	p, err := s.Client().PlaceTicket(context.Background(), testTicket(), asker.ask, nil)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than %d questions", ibclient.MaxReplyRounds)) {
+		t.Fatalf("PlaceTicket = %v, want an error about too many questions", err)
+	}
+	if p.Outcome != ibclient.OutcomeRejected {
+		t.Errorf("outcome = %s, want rejected", p.Outcome)
+	}
+	if len(asker.asked) != ibclient.MaxReplyRounds {
+		t.Errorf("user was asked %d questions, want %d", len(asker.asked), ibclient.MaxReplyRounds)
+	}
+	if len(p.Questions) != ibclient.MaxReplyRounds+1 {
+		t.Errorf("placement records %d questions, want %d", len(p.Questions), ibclient.MaxReplyRounds+1)
+	}
+	if book := ib.orders(); len(book) != 0 {
+		t.Errorf("book = %+v, want nothing placed", book)
 	}
 }
 
