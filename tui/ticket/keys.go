@@ -127,7 +127,7 @@ func (m *Model) reload() tea.Cmd {
 }
 
 // tryPreview starts the preview when every field is valid; otherwise it
-// shows every error and says what blocks the preview.
+// shows every error and the reason the preview waits.
 func (m *Model) tryPreview() tea.Cmd {
 	m.fields.touchAll()
 	m.recheck()

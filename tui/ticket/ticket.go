@@ -1,8 +1,8 @@
 // Package ticket is the dashboard's order ticket for SPY options with an
-// attached stop-loss: a form whose expiry and strike come from what IB
-// lists, inline errors from orderform's checks, a what-if preview, IB's
-// confirmation questions put to the user one at a time, and the live
-// status of each leg once placed.
+// attached stop-loss. Its form takes the expiry and strike from what IB
+// lists and shows orderform's checks inline. Then come a what-if
+// preview, IB's confirmation questions put to the user one at a time,
+// and the live status of each leg once placed.
 //
 // Every request goes through an orderform.Desk, so the ticket and
 // `ibdash order` share the checks, the audit log and the rule that a
@@ -75,7 +75,7 @@ type (
 	statusDueMsg struct{ ticket int64 }
 )
 
-// step is where the ticket is in its flow.
+// step is the ticket's position in its flow.
 type step int
 
 const (

@@ -120,7 +120,7 @@ func (m *Model) fieldValue(f *field, focused bool) string {
 	return strings.Join(parts, " ")
 }
 
-// limitPlaceholder says what an empty limit becomes: the mid, or
+// limitPlaceholder describes what an empty limit becomes: the mid, or
 // nothing on a market order.
 func (m *Model) limitPlaceholder() string {
 	if m.fields.get(orderform.FieldOrderType).value() == string(ibclient.Market) {
@@ -321,7 +321,7 @@ func (m *Model) legDescription(leg string) string {
 	return string(o.Side) + " MKT"
 }
 
-// outcomeLine says in one sentence how the placement ended.
+// outcomeLine describes in one sentence how the placement ended.
 func (m *Model) outcomeLine() string {
 	p := m.placement
 	if p == nil {
