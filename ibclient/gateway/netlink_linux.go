@@ -38,6 +38,18 @@ const (
 	netlinkBufferLen = 64 << 10
 )
 
+// The address families of a sock_diag request.
+const (
+	familyIPv4 = unix.AF_INET
+	familyIPv6 = unix.AF_INET6
+)
+
+// familyUnsupported reports whether err is the kernel's rejection of an
+// address family, which a kernel built without IPv6 returns.
+func familyUnsupported(err error) bool {
+	return errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.ENOENT)
+}
+
 // socketVisitor receives one socket: its local port, state and inode
 // (0 when no file descriptor refers to it, as in TIME_WAIT).
 type socketVisitor func(port uint16, state TCPState, inode uint32)

@@ -6,6 +6,15 @@ import "errors"
 
 type socketVisitor func(port uint16, state TCPState, inode uint32)
 
+// Placeholders for the Linux address families, since no request is sent
+// here.
+const (
+	familyIPv4 = 2
+	familyIPv6 = 10
+)
+
+func familyUnsupported(err error) bool { return false }
+
 type netlinkDiag struct{}
 
 func openNetlinkDiag() (*netlinkDiag, error) {

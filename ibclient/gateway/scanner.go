@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Scanner takes one Snapshot of the gateway ports. SocketScanner is the
@@ -270,15 +268,15 @@ func (s *SocketScanner) readNetlink(visit socketVisitor) error {
 		}
 		s.diag = diag
 	}
-	if err := s.diag.dump(unix.AF_INET, s.bytecode, visit); err != nil {
+	if err := s.diag.dump(familyIPv4, s.bytecode, visit); err != nil {
 		s.diag.Close()
 		s.diag = nil
 		return err
 	}
-	if err := s.diag.dump(unix.AF_INET6, s.bytecode, visit); err != nil {
+	if err := s.diag.dump(familyIPv6, s.bytecode, visit); err != nil {
 		// A kernel built without IPv6 rejects the family; there are no
 		// IPv6 sockets to count then.
-		if errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.ENOENT) {
+		if familyUnsupported(err) {
 			return nil
 		}
 		s.diag.Close()

@@ -16,10 +16,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // DefaultServerVersion is the TWS API server version the fixture sends
@@ -94,17 +91,6 @@ func (g *Gateway) listen(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("leaky: listen on %s: %w", addr, err)
 	}
 	return ln, nil
-}
-
-func setReusePort(network, address string, c syscall.RawConn) error {
-	var sockErr error
-	err := c.Control(func(fd uintptr) {
-		sockErr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-	})
-	if err != nil {
-		return err
-	}
-	return sockErr
 }
 
 func (g *Gateway) start(ln net.Listener) {
