@@ -19,8 +19,11 @@ const maxStoredRestarts = 200
 // Restart is one restart of the gateway, or in dry-run mode one that
 // would have run.
 type Restart struct {
-	Time     time.Time `json:"time"`
-	Finished time.Time `json:"finished"`
+	Time time.Time `json:"time"`
+	// Finished is zero while the command runs. The watchdog saves the
+	// record before it starts the command, so a record loaded with a
+	// zero Finished is from an ibdash that stopped during the command.
+	Finished time.Time `json:"finished,omitzero"`
 	// Reason names the ports and the rule that fired, such as
 	// "port 4001: CLOSE_WAIT 31 >= 20 for 3 scans".
 	Reason string `json:"reason"`
@@ -42,6 +45,19 @@ type Restart struct {
 // Failed reports whether the command ran and failed.
 func (r Restart) Failed() bool { return !r.DryRun && r.Error != "" }
 
+// interruptedError is the Error of a loaded record whose restart command
+// had not finished when ibdash stopped.
+const interruptedError = "ibdash stopped while the restart command ran, so its result is unknown"
+
+// cooldownStart returns the time the cooldown after r counts from: the
+// end of the command, or its start when it had not finished.
+func (r Restart) cooldownStart() time.Time {
+	if r.Finished.IsZero() {
+		return r.Time
+	}
+	return r.Finished
+}
+
 // PortCounts is the state of one port when a restart was triggered.
 type PortCounts struct {
 	Port      int  `json:"port"`
@@ -57,7 +73,7 @@ type stateFile struct {
 }
 
 // loadState reads the restart history at path. A missing file is an
-// empty history.
+// empty history. A record without a finish time gets interruptedError.
 func loadState(path string) ([]Restart, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -72,6 +88,11 @@ func loadState(path string) ([]Restart, error) {
 	}
 	if state.Version != stateVersion {
 		return nil, fmt.Errorf("gateway: state file %s has version %d, expected %d; move it aside to start with an empty restart history", path, state.Version, stateVersion)
+	}
+	for i, r := range state.Restarts {
+		if r.Finished.IsZero() && !r.DryRun && r.Error == "" {
+			state.Restarts[i].Error = interruptedError
+		}
 	}
 	return state.Restarts, nil
 }

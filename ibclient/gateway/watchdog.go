@@ -151,6 +151,11 @@ func New(opts Options) (*Watchdog, error) {
 			return nil, err
 		}
 		w.restarts = restarts
+		if n := len(restarts); n > 0 && restarts[n-1].Error == interruptedError {
+			last := restarts[n-1]
+			opts.Logger.Warn("the last restart command was still running when ibdash stopped; its result is unknown",
+				"started", last.Time.Format(time.RFC3339), "command", strings.Join(last.Command, " "), "state_file", opts.StateFile)
+		}
 	}
 
 	if w.scanner == nil {
@@ -231,7 +236,8 @@ func (w *Watchdog) Close() error {
 }
 
 // Restarts returns a copy of the restart history, oldest first,
-// including the records loaded from the state file.
+// including the records loaded from the state file. While a restart
+// command runs, the newest record has a zero Finished.
 func (w *Watchdog) Restarts() []Restart {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -405,7 +411,7 @@ func (w *Watchdog) nextAllowed(now time.Time) time.Time {
 
 	var next time.Time
 	if n := len(w.restarts); n > 0 {
-		next = w.restarts[n-1].Finished.Add(w.opts.Cooldown)
+		next = w.restarts[n-1].cooldownStart().Add(w.opts.Cooldown)
 	}
 
 	// The cap allows a restart once fewer than MaxRestartsPerHour
@@ -432,7 +438,7 @@ func (w *Watchdog) holdReason(now time.Time) string {
 	n := len(w.restarts)
 	var cooldownEnd time.Time
 	if n > 0 {
-		cooldownEnd = w.restarts[n-1].Finished.Add(w.opts.Cooldown)
+		cooldownEnd = w.restarts[n-1].cooldownStart().Add(w.opts.Cooldown)
 	}
 	w.mu.Unlock()
 
@@ -481,6 +487,11 @@ func (w *Watchdog) restart(ctx context.Context, snap Snapshot, reason string) Re
 		rec.Finished = rec.Time
 		o.Logger.Warn("dry run: restart command not run", "reason", reason, "command", command)
 	} else {
+		// The record goes to the state file before the command starts.
+		// A restart command may stop ibdash itself, such as a container
+		// restart, and the next ibdash must still see this restart in the
+		// cooldown and the hourly cap.
+		w.saveHistory(w.appendRestart(rec))
 		o.Logger.Warn("restarting gateway", "reason", reason, "command", command, "timeout", o.RestartTimeout)
 		runCtx, cancel := context.WithTimeoutCause(ctx, o.RestartTimeout, fmt.Errorf("timed out after %s", o.RestartTimeout))
 		result := o.Runner.Run(runCtx, o.RestartCommand)
@@ -498,23 +509,47 @@ func (w *Watchdog) restart(ctx context.Context, snap Snapshot, reason string) Re
 		}
 	}
 
+	var history []Restart
+	if o.DryRun {
+		history = w.appendRestart(rec)
+	} else {
+		history = w.finishRestart(rec)
+	}
+	w.saveHistory(history)
+	return rec
+}
+
+// appendRestart adds rec to the history and returns a copy of it.
+func (w *Watchdog) appendRestart(rec Restart) []Restart {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.restarts = append(w.restarts, rec)
 	if len(w.restarts) > maxStoredRestarts {
 		w.restarts = slices.Clone(w.restarts[len(w.restarts)-maxStoredRestarts:])
 	}
+	return slices.Clone(w.restarts)
+}
+
+// finishRestart replaces the newest record, the one appended before the
+// command ran, with rec and returns a copy of the history.
+func (w *Watchdog) finishRestart(rec Restart) []Restart {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.restarts[len(w.restarts)-1] = rec
 	if rec.Failed() {
 		w.failed = true
 	}
-	history := slices.Clone(w.restarts)
-	w.mu.Unlock()
+	return slices.Clone(w.restarts)
+}
 
-	if o.StateFile != "" {
-		if err := saveState(o.StateFile, history); err != nil {
-			o.Logger.Error("could not save the restart history; the hourly cap will not hold across a restart of ibdash", "state_file", o.StateFile, "error", err)
-		}
+// saveHistory writes history to the state file, if one is configured.
+func (w *Watchdog) saveHistory(history []Restart) {
+	if w.opts.StateFile == "" {
+		return
 	}
-	return rec
+	if err := saveState(w.opts.StateFile, history); err != nil {
+		w.opts.Logger.Error("could not save the restart history; the hourly cap will not hold across a restart of ibdash", "state_file", w.opts.StateFile, "error", err)
+	}
 }
 
 // lastLine returns the last non-empty line of output, for a log record

@@ -307,6 +307,81 @@ func TestWatchdogHistoryPersists(t *testing.T) {
 	}
 }
 
+func TestWatchdogSavesRestartBeforeCommand(t *testing.T) {
+	path := tempStateFile(t)
+	started := make(chan struct{})
+	release := make(chan struct{})
+	blocking := FuncRunner(func(ctx context.Context, argv []string) ([]byte, error) {
+		close(started)
+		<-release
+		return []byte("restarted\n"), nil
+	})
+	opts := Options{CloseWaitThreshold: 20, ConsecutiveScans: 1, Cooldown: 10 * time.Minute, MaxRestartsPerHour: 5, StateFile: path}
+	firstOpts := opts
+	firstOpts.Runner = blocking
+	first := newRig(t, firstOpts)
+	first.scanner.set(50)
+	done := make(chan *Restart, 1)
+	go func() {
+		_, r := first.dog.Step(context.Background())
+		done <- r
+	}()
+	<-started
+
+	// ibdash could be killed now, by the restart command itself.
+	stored, err := loadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 1 {
+		t.Fatalf("state file holds %d records while the command runs, want 1", len(stored))
+	}
+	if !stored[0].Finished.IsZero() {
+		t.Errorf("Finished = %s while the command runs, want zero", stored[0].Finished)
+	}
+	if stored[0].Error != interruptedError {
+		t.Errorf("loaded Error = %q, want %q", stored[0].Error, interruptedError)
+	}
+
+	// A watchdog started from that file, as after a crash, counts the
+	// unfinished restart in the cooldown.
+	second := newRig(t, opts)
+	second.clock.Advance(time.Minute)
+	second.scanner.set(50)
+	snap, r := second.dog.Step(context.Background())
+	if r != nil {
+		t.Fatal("the new watchdog restarted inside the cooldown of an unfinished restart")
+	}
+	if !strings.Contains(snap.HeldBack, "cooldown") {
+		t.Errorf("HeldBack = %q, want the cooldown named", snap.HeldBack)
+	}
+	if want := newFakeClock().now.Add(10 * time.Minute); !snap.NextRestartAllowed.Equal(want) {
+		t.Errorf("NextRestartAllowed = %s, want %s (the cooldown from the start)", snap.NextRestartAllowed, want)
+	}
+	if second.runner.count() != 0 {
+		t.Errorf("the new watchdog ran the command %d times, want 0", second.runner.count())
+	}
+
+	close(release)
+	finished := <-done
+	if finished == nil {
+		t.Fatal("no restart record from the first watchdog")
+	}
+	stored, err = loadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 1 {
+		t.Fatalf("state file holds %d records after the command, want 1 (the saved one completed)", len(stored))
+	}
+	if stored[0].Finished.IsZero() || stored[0].Error != "" {
+		t.Errorf("record after the command: Finished %s, Error %q; want a finish time and no error", stored[0].Finished, stored[0].Error)
+	}
+	if stored[0].Output != "restarted\n" {
+		t.Errorf("output = %q, want the command's output", stored[0].Output)
+	}
+}
+
 func TestWatchdogDryRunRecordsOnly(t *testing.T) {
 	path := tempStateFile(t)
 	rig := newRig(t, Options{CloseWaitThreshold: 20, ConsecutiveScans: 2, Cooldown: time.Minute, MaxRestartsPerHour: 5, DryRun: true, StateFile: path})
