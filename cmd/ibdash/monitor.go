@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -39,7 +38,9 @@ restarts an hour. The restart history is kept in --state-file.
 
 Flags override the [gateway] table of the config file; without a config
 file the flags alone suffice. Events are logged to stderr, one logfmt line
-each, without timestamps when run under systemd (JOURNAL_STREAM is set).
+each. When stderr is the journal stream of a systemd unit, each line
+starts with its syslog priority (<3> error, <4> warning, <6> info), so
+journalctl -p warning filters them, and has no timestamp of its own.
 
 --restart-command is one string, split into arguments with shell-like
 quoting ('single', "double", backslash). No shell runs it, so pipes,
@@ -297,22 +298,6 @@ func gatewayOptions(g config.Gateway) gateway.Options {
 			ProbeTimeout:   g.ProbeTimeout.Duration,
 		},
 	}
-}
-
-// newMonitorLogger returns a logfmt logger on stderr. journald stamps
-// each line itself, so the time is left out when JOURNAL_STREAM is set,
-// which systemd does when stderr goes to the journal.
-func newMonitorLogger(w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
-	if os.Getenv("JOURNAL_STREAM") != "" {
-		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && a.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return a
-		}
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // monitorOnce scans once and prints the result.

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -209,50 +213,104 @@ func TestMonitorMissingExplicitConfig(t *testing.T) {
 }
 
 // runMonitorUntil runs the watchdog in the background until the state
-// file holds a restart record, then stops it as a signal would.
-func runMonitorUntil(t *testing.T, args ...string) (code int, stderr string, restarts []gateway.Restart) {
+// file holds a finished restart record, then stops it as a signal would.
+// Its stderr is a real file. With journal set, JOURNAL_STREAM names that
+// file, as systemd sets it for a unit whose stderr is the journal.
+func runMonitorUntil(t *testing.T, journal bool, args ...string) (code int, stderr string, restarts []gateway.Restart) {
 	t.Helper()
-	stateFile := filepath.Join(t.TempDir(), "restarts.json")
+	dir := t.TempDir()
+	stateFile := filepath.Join(dir, "restarts.json")
 	args = append(args, "--state-file", stateFile)
+	errFile := createStderrFile(t, filepath.Join(dir, "stderr"), journal)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, args, strings.NewReader(""), &bytes.Buffer{}, &errOut)
+		done <- run(ctx, args, strings.NewReader(""), &bytes.Buffer{}, errFile)
 	}()
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		data, err := os.ReadFile(stateFile)
-		if err == nil {
-			var state struct{ Restarts []gateway.Restart }
-			if err := json.Unmarshal(data, &state); err != nil {
-				t.Fatalf("state file is not JSON: %v", err)
-			}
-			restarts = state.Restarts
+		restarts = readRestarts(t, stateFile)
+		if len(restarts) > 0 && !restarts[len(restarts)-1].Finished.IsZero() {
 			break
 		}
 		select {
 		case code := <-done:
-			t.Fatalf("monitor exited with %d before any restart: %s", code, errOut.String())
+			t.Fatalf("monitor exited with %d before any restart: %s", code, readFile(t, errFile.Name()))
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no restart after 20s: %s", errOut.String())
+			t.Fatalf("no finished restart after 20s: %s", readFile(t, errFile.Name()))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
-	return <-done, errOut.String(), restarts
+	code = <-done
+	return code, readFile(t, errFile.Name()), restarts
+}
+
+// createStderrFile creates the file a monitor logs to. With journal set,
+// JOURNAL_STREAM is set to its device and inode for the rest of the test.
+func createStderrFile(t *testing.T, path string, journal bool) *os.File {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if journal {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("JOURNAL_STREAM", fmt.Sprintf("%d:%d", st.Dev, st.Ino))
+	}
+	return f
+}
+
+// readRestarts returns the records in a state file, or none when the
+// file does not exist yet.
+func readRestarts(t *testing.T, path string) []gateway.Restart {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state struct{ Restarts []gateway.Restart }
+	if err := json.Unmarshal(data, &state); err != nil {
+		t.Fatalf("state file is not JSON: %v", err)
+	}
+	return state.Restarts
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// logLine returns the first line of log that contains text.
+func logLine(log, text string) string {
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, text) {
+			return line
+		}
+	}
+	return ""
 }
 
 func TestMonitorFailedRestartExitsOne(t *testing.T) {
-	t.Setenv("JOURNAL_STREAM", "8:12345")
 	g := leakyFixture(t, 2)
 	cfg := emptyConfig(t, "")
-	code, stderr, restarts := runMonitorUntil(t, "--config", cfg, "monitor",
+	code, stderr, restarts := runMonitorUntil(t, true, "--config", cfg, "monitor",
 		"--port", strconv.Itoa(g.Port()), "--threshold", "2", "--consecutive", "1", "--interval", "100ms",
 		"--restart-command", `sh -c "echo 'gateway unit not found' >&2; exit 1"`)
 
@@ -269,22 +327,39 @@ func TestMonitorFailedRestartExitsOne(t *testing.T) {
 	if got := strings.Join(r.Command, "|"); got != "sh|-c|echo 'gateway unit not found' >&2; exit 1" {
 		t.Errorf("argv = %q, want the quoted script as one argument", got)
 	}
-	for _, want := range []string{"msg=\"restart command failed\"", "exit_status=1", "msg=\"watchdog started\""} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("log lacks %q:\n%s", want, stderr)
+
+	// On the journal stream every line starts with its syslog priority.
+	for text, priority := range map[string]string{
+		`msg="restart command failed"`: "<3>",
+		`msg="restarting gateway"`:     "<4>",
+		`msg="watchdog started"`:       "<6>",
+	} {
+		line := logLine(stderr, text)
+		if line == "" {
+			t.Errorf("log lacks %s:\n%s", text, stderr)
+			continue
+		}
+		if !strings.HasPrefix(line, priority) {
+			t.Errorf("line %q starts without priority %s", line, priority)
 		}
 	}
+	if !strings.Contains(logLine(stderr, "restart command failed"), "exit_status=1") {
+		t.Errorf("the failure line lacks exit_status=1:\n%s", stderr)
+	}
 	if strings.Contains(stderr, "time=") {
-		t.Errorf("log has timestamps although JOURNAL_STREAM is set:\n%s", stderr)
+		t.Errorf("log has timestamps although stderr is the journal stream:\n%s", stderr)
 	}
 }
 
 func TestMonitorDryRun(t *testing.T) {
-	t.Setenv("JOURNAL_STREAM", "")
+	// A JOURNAL_STREAM inherited from a parent whose stderr was the
+	// journal names another file, on the same device as this stderr, so
+	// plain lines are expected.
+	createStderrFile(t, filepath.Join(t.TempDir(), "parent-stderr"), true)
 	g := leakyFixture(t, 3)
 	cfg := emptyConfig(t, "")
 	marker := filepath.Join(t.TempDir(), "ran")
-	code, stderr, restarts := runMonitorUntil(t, "--config", cfg, "monitor", "--dry-run",
+	code, stderr, restarts := runMonitorUntil(t, false, "--config", cfg, "monitor", "--dry-run",
 		"--port", strconv.Itoa(g.Port()), "--threshold", "3", "--consecutive", "2", "--interval", "100ms",
 		"--restart-command", "touch "+marker)
 
@@ -297,8 +372,135 @@ func TestMonitorDryRun(t *testing.T) {
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the restart command ran in dry-run mode")
 	}
-	if !strings.Contains(stderr, "dry run") || !strings.Contains(stderr, "time=") {
-		t.Errorf("log lacks the dry-run line or its timestamp:\n%s", stderr)
+	line := logLine(stderr, "dry run")
+	if line == "" {
+		t.Fatalf("log lacks the dry-run line:\n%s", stderr)
+	}
+	if !strings.HasPrefix(line, "time=") {
+		t.Errorf("dry-run line %q does not start with its timestamp", line)
+	}
+}
+
+func TestParseJournalStream(t *testing.T) {
+	dev, ino, ok := parseJournalStream("8:306630")
+	if !ok || dev != 8 || ino != 306630 {
+		t.Errorf("parseJournalStream(8:306630) = %d, %d, %v; want 8, 306630, true", dev, ino, ok)
+	}
+	for _, bad := range []string{"", "8", "8:", ":5", "a:5", "8:5x", "-1:5"} {
+		if _, _, ok := parseJournalStream(bad); ok {
+			t.Errorf("parseJournalStream(%q) accepted an invalid value", bad)
+		}
+	}
+}
+
+// TestMonitorKilledDuringRestart kills a real ibdash process while its
+// restart command runs. The next ibdash must find the restart in the
+// state file and hold the cooldown.
+func TestMonitorKilledDuringRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	g := leakyFixture(t, 2)
+	cfg := emptyConfig(t, "")
+	dir := t.TempDir()
+	stateFile := filepath.Join(dir, "restarts.json")
+	pidFile := filepath.Join(dir, "command.pid")
+	port := strconv.Itoa(g.Port())
+	restartCommand := "sh -c 'echo $$ > " + pidFile + ".tmp; mv " + pidFile + ".tmp " + pidFile + "; exec sleep 60'"
+
+	monitor := exec.Command(buildIbdash(t), "--config", cfg, "monitor", "--port", port,
+		"--threshold", "2", "--consecutive", "1", "--interval", "100ms", "--cooldown", "1h",
+		"--state-file", stateFile, "--restart-command", restartCommand)
+	var firstLog syncBuffer
+	monitor.Stderr = &firstLog
+	if err := monitor.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := false
+	t.Cleanup(func() {
+		if !waited {
+			monitor.Process.Kill()
+			monitor.Wait()
+		}
+	})
+
+	commandPID := waitForPIDFile(t, pidFile, &firstLog)
+	// The restart command runs in its own process group, which outlives
+	// the killed monitor, so the test ends it by its pid.
+	t.Cleanup(func() { syscall.Kill(commandPID, syscall.SIGKILL) })
+	if err := monitor.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	monitor.Wait()
+	waited = true
+
+	restarts := readRestarts(t, stateFile)
+	if len(restarts) != 1 {
+		t.Fatalf("state file holds %d records after the kill, want 1:\n%s", len(restarts), firstLog.String())
+	}
+	if !restarts[0].Finished.IsZero() {
+		t.Errorf("Finished = %s for a command that never finished", restarts[0].Finished)
+	}
+	if got := strings.Join(restarts[0].Command, " "); !strings.Contains(got, "exec sleep 60") {
+		t.Errorf("command = %q, want the configured one", got)
+	}
+
+	// The second monitor runs in this process and stops at the first
+	// held-back restart.
+	errFile := createStderrFile(t, filepath.Join(dir, "stderr"), false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--config", cfg, "monitor", "--port", port,
+			"--threshold", "2", "--consecutive", "1", "--interval", "100ms", "--cooldown", "1h",
+			"--state-file", stateFile, "--restart-command", "touch " + filepath.Join(dir, "ran")},
+			strings.NewReader(""), &bytes.Buffer{}, errFile)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(readFile(t, errFile.Name()), "restart due but held back") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no held-back restart after 20s:\n%s", readFile(t, errFile.Name()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("second monitor exit %d, want 0", code)
+	}
+
+	log := readFile(t, errFile.Name())
+	if !strings.Contains(logLine(log, "restart due but held back"), "cooldown") {
+		t.Errorf("the held-back line does not name the cooldown:\n%s", log)
+	}
+	if logLine(log, "was still running when ibdash stopped") == "" {
+		t.Errorf("log does not report the interrupted restart:\n%s", log)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
+		t.Error("the second monitor ran the restart command inside the cooldown")
+	}
+	if n := len(readRestarts(t, stateFile)); n != 1 {
+		t.Errorf("state file holds %d records after the second monitor, want 1", n)
+	}
+}
+
+// waitForPIDFile waits until the restart command has written its pid.
+func waitForPIDFile(t *testing.T, path string, log *syncBuffer) int {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		data, err := os.ReadFile(path)
+		if err == nil {
+			pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+			if err != nil {
+				t.Fatalf("pid file %s holds %q", path, data)
+			}
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restart command did not start within 20s:\n%s", log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
