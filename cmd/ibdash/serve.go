@@ -222,7 +222,7 @@ func (s *sshServer) authorize(ctx ssh.Context, key ssh.PublicKey) bool {
 // contextKeySession stores the *viewerSession in its ssh.Context.
 var contextKeySession = &struct{ name string }{"ibdash-session"}
 
-// viewerSession is what serve keeps of one SSH session. newProgram sets
+// viewerSession is serve's record of one SSH session. newProgram sets
 // program and queue on the goroutine that runs trackSession, which frees
 // them after the program has ended.
 type viewerSession struct {

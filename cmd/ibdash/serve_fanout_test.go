@@ -213,7 +213,7 @@ func TestOrderGateOneTicketAcrossViewers(t *testing.T) {
 		t.Fatalf("alice's ticket did not open:\n%s", screenOf(ma))
 	}
 	pressN(mb)
-	if screen := screenOf(mb); !strings.Contains(screen, "open in another SSH session (alice@127.0.0.1:1000)") {
+	if screen := screenOf(mb); !strings.Contains(screen, "Another SSH session (alice@127.0.0.1:1000) has the order ticket open") {
 		t.Errorf("bob was not told who has the ticket:\n%s", screen)
 	}
 	if strings.Contains(screenOf(mb), "STUB TICKET") {

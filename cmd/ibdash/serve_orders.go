@@ -64,8 +64,7 @@ func (g *orderGate) newTicket(v *viewer, build func(common.Common) common.Compon
 	return func(c common.Common) common.Component {
 		holder, ok := g.acquire(v)
 		if !ok {
-			return noticeTicket{common: c, text: "The order ticket is open in another SSH session (" + holder.name +
-				"); only one viewer at a time may have it open."}
+			return noticeTicket{common: c, text: "Another SSH session (" + holder.name + ") has the order ticket open; one viewer at a time."}
 		}
 		return build(c)
 	}

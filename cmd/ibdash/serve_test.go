@@ -193,6 +193,14 @@ func (v *sshViewer) waitFor(t *testing.T, wants ...string) {
 	}
 }
 
+// clearScreen drops what the viewer has received so far, so waitFor
+// looks only at what the server sends next.
+func (v *sshViewer) clearScreen() {
+	v.screen.mu.Lock()
+	defer v.screen.mu.Unlock()
+	v.screen.buf.Reset()
+}
+
 // quit presses q and waits for the session to end with exit status 0.
 func (v *sshViewer) quit(t *testing.T) {
 	t.Helper()
@@ -312,6 +320,41 @@ func TestServeDemoOverSSH(t *testing.T) {
 	if code := r.stop(t); code != exitOK {
 		t.Errorf("serve exited with %d after the interrupt, want 0; stderr:\n%s", code, r.stderr.String())
 	}
+}
+
+// TestServeAllowOrdersOneTicket opens the real order ticket from two
+// viewers of a server started with --allow-orders: the second is turned
+// away while the first has it open, and gets it once the first closes it.
+func TestServeAllowOrdersOneTicket(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates RSA keys and runs the simulator; skipped with -short")
+	}
+	isolateXDG(t)
+	key := newClientKey(t)
+	r := startServe(t, "--authorized-keys", writeAuthorizedKeys(t, key), "--allow-orders")
+	first, second := r.openViewer(t, key), r.openViewer(t, key)
+	first.waitFor(t, "READY")
+	second.waitFor(t, "READY")
+
+	if _, err := first.stdin.Write([]byte("n")); err != nil {
+		t.Fatal(err)
+	}
+	first.waitFor(t, "Order ticket")
+	if _, err := second.stdin.Write([]byte("n")); err != nil {
+		t.Fatal(err)
+	}
+	second.waitFor(t, "has the order ticket open")
+
+	// esc closes the ticket, which frees it for the second viewer.
+	if _, err := first.stdin.Write([]byte("\x1b")); err != nil {
+		t.Fatal(err)
+	}
+	first.clearScreen()
+	first.waitFor(t, "Consumer keys")
+	if _, err := second.stdin.Write([]byte("n")); err != nil {
+		t.Fatal(err)
+	}
+	second.waitFor(t, "Order ticket")
 }
 
 // TestServeShutdownEndsSessions stops the server while a viewer is
