@@ -267,8 +267,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logRequest(info)
 		return
 	}
-	s.deliver(w, rec, faults, info)
+	// The line is logged before the response goes out, so that a client
+	// that sees a reset or a cut body can already read it in the log.
 	s.logRequest(info)
+	s.deliver(w, rec, faults, info)
 }
 
 // waitFault waits d of wall time and reports whether it passed before
