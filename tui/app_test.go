@@ -325,12 +325,13 @@ func TestQuitWithoutOrderInFlight(t *testing.T) {
 }
 
 // testTicket is an order ticket for the tests: it records the keys it
-// gets, reports busy while its order is "in flight" and sends DoneMsg on
-// esc.
+// gets, reports busy (with reason) while its order is "in flight" and
+// sends DoneMsg on esc.
 type testTicket struct {
 	common common.Common
 	keys   []string
 	busy   bool
+	reason string
 }
 
 func (tk *testTicket) Init() tea.Cmd { return nil }
@@ -350,6 +351,7 @@ func (tk *testTicket) SetSize(width, height int) { tk.common.SetSize(width, heig
 func (tk *testTicket) ShortHelp() []key.Binding  { return []key.Binding{tk.common.KeyMap.Back} }
 func (tk *testTicket) FullHelp() [][]key.Binding { return [][]key.Binding{tk.ShortHelp()} }
 func (tk *testTicket) Busy() bool                { return tk.busy }
+func (tk *testTicket) BusyReason() string        { return tk.reason }
 
 func ticketOptions(tk **testTicket) Options {
 	opts := testOptions()
@@ -419,6 +421,52 @@ func TestQuitAsksWhileOrderInFlight(t *testing.T) {
 	}
 }
 
+func TestQuitQuestionNamesTicketReason(t *testing.T) {
+	var tk *testTicket
+	m := newSized(t, ticketOptions(&tk), 120, 40)
+	drive(m, press(m, keyRune('n'))[0])
+	tk.busy, tk.reason = true, "IB's question about order X-1 is still open."
+
+	press(m, keyCtrlC)
+	got := screen(m)
+	if !strings.Contains(got, "IB's question about order X-1 is still open. Quit anyway?") {
+		t.Errorf("quit question does not give the ticket's reason:\n%s", got)
+	}
+	if strings.Contains(got, "An order is in flight") {
+		t.Errorf("quit question gives the generic reason next to the ticket's:\n%s", got)
+	}
+}
+
+func TestQuitAsksWhileCancelRuns(t *testing.T) {
+	opts := testOptions()
+	opts.CancelOrder = (&recorder{}).cancel
+	m := newSized(t, opts, 120, 40)
+	feed(m, OrdersMsg{Orders: []Order{liveBracket()}})
+	for m.panels[m.focus] != m.orders {
+		press(m, keyTab)
+	}
+	drive(m, press(m, keyRune('c'))[0])
+	// The cancel's command is not run, so the task stays running.
+	if press(m, keyRune('y'))[0] == nil {
+		t.Fatal("y in the cancel question started nothing")
+	}
+
+	if isQuit(press(m, keyRune('q'))[0]) {
+		t.Fatal("q quit at once while a cancel was running")
+	}
+	if !strings.Contains(screen(m), "A cancel is running") {
+		t.Errorf("quit question does not mention the cancel:\n%s", screen(m))
+	}
+}
+
+// liveBracket is an order whose entry and stop both still work.
+func liveBracket() Order {
+	return Order{ID: "2001", Description: "SELL 1 SPY 2026-12-18 580 P LMT 2.10", Legs: []Leg{
+		{Role: "parent", OrderID: "2001", Status: "Submitted", Size: 1},
+		{Role: "stop", OrderID: "2002", Status: "PreSubmitted", Size: 1},
+	}}
+}
+
 func TestCancelAsksThenRuns(t *testing.T) {
 	rec := &recorder{}
 	opts := testOptions()
@@ -433,19 +481,64 @@ func TestCancelAsksThenRuns(t *testing.T) {
 	if m.mode != modeConfirm {
 		t.Fatalf("c did not ask first (mode %d)", m.mode)
 	}
-	if !strings.Contains(screen(m), "Cancel order 1183725") {
-		t.Errorf("question does not name the order:\n%s", screen(m))
+	if !strings.Contains(screen(m), "Cancel its stop, order 1183726") {
+		t.Errorf("question does not name the stop of the filled order:\n%s", screen(m))
 	}
 	if len(rec.calls) != 0 {
 		t.Fatalf("cancel ran before the answer: %q", rec.calls)
 	}
 
+	// The sample's entry is filled, so only its stop can be cancelled.
 	drive(m, press(m, keyRune('y'))[0])
-	if len(rec.calls) != 1 || rec.calls[0] != "1183725" {
-		t.Fatalf("CancelOrder calls = %q, want [1183725]", rec.calls)
+	if len(rec.calls) != 1 || rec.calls[0] != "1183726" {
+		t.Fatalf("CancelOrder calls = %q, want the stop [1183726]", rec.calls)
 	}
-	if got := screen(m); !strings.Contains(got, "✓ cancel order 1183725: cancelled") {
+	if got := screen(m); !strings.Contains(got, "✓ cancel order 1183726: cancelled") {
 		t.Errorf("cancel result not shown:\n%s", got)
+	}
+}
+
+func TestCancelLiveEntryCancelsBracket(t *testing.T) {
+	rec := &recorder{}
+	opts := testOptions()
+	opts.CancelOrder = rec.cancel
+	m := newSized(t, opts, 120, 40)
+	feed(m, OrdersMsg{Orders: []Order{liveBracket()}})
+	for m.panels[m.focus] != m.orders {
+		press(m, keyTab)
+	}
+
+	drive(m, press(m, keyRune('c'))[0])
+	if q := m.confirm; q == nil || q.question != "Cancel order 2001 (SELL 1 SPY 2026-12-18 580 P LMT 2.10) and its attached stop at IB?" {
+		t.Errorf("question does not name the entry and its stop:\n%s", screen(m))
+	}
+	drive(m, press(m, keyRune('y'))[0])
+	if len(rec.calls) != 1 || rec.calls[0] != "2001" {
+		t.Errorf("CancelOrder calls = %q, want the entry [2001]", rec.calls)
+	}
+}
+
+func TestCancelDoneOrderExplains(t *testing.T) {
+	rec := &recorder{}
+	opts := testOptions()
+	opts.CancelOrder = rec.cancel
+	m := newSized(t, opts, 120, 40)
+	done := liveBracket()
+	done.Legs[0].Status, done.Legs[1].Status = "Filled", "Cancelled"
+	feed(m, OrdersMsg{Orders: []Order{done}})
+	for m.panels[m.focus] != m.orders {
+		press(m, keyTab)
+	}
+
+	drive(m, press(m, keyRune('c'))[0])
+	if m.mode != modeDashboard {
+		t.Errorf("c on a finished order opened mode %d, want no question", m.mode)
+	}
+	if len(rec.calls) != 0 {
+		t.Errorf("CancelOrder calls = %q, want none", rec.calls)
+	}
+	if got := screen(m); !strings.Contains(got, "Order 2001 is done (Filled, Cancelled)") {
+		t.Errorf("notice does not say why nothing is cancelled:\n%s", got)
 	}
 }
 

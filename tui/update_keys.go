@@ -1,6 +1,9 @@
 package tui
 
 import (
+	"fmt"
+	"strings"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
@@ -69,21 +72,28 @@ func (m *Model) handleTicketKey(msg tea.KeyPressMsg) tea.Cmd {
 	return cmd
 }
 
-// inFlight reports whether quitting now could leave an order in an
-// unknown state: the ticket is waiting for IB, or a cancel is running.
-func (m *Model) inFlight() bool {
+// inFlight returns what quitting now could leave in an unknown state:
+// the ticket's order on its way to IB, or a cancel that is running. It
+// returns "" when nothing is in flight.
+func (m *Model) inFlight() string {
 	if b, ok := m.ticket.(common.Busy); ok && b.Busy() {
-		return true
+		if reason := b.BusyReason(); reason != "" {
+			return reason
+		}
+		return "An order is in flight and IB has not answered yet. It may still be placed after you quit; check the live orders."
 	}
-	return m.tasks.anyRunning(taskCancel)
+	if m.tasks.anyRunning(taskCancel) {
+		return "A cancel is running and IB has not answered yet. The order may still be cancelled after you quit; check the live orders."
+	}
+	return ""
 }
 
 func (m *Model) requestQuit() tea.Cmd {
-	if !m.inFlight() {
+	reason := m.inFlight()
+	if reason == "" {
 		return tea.Quit
 	}
-	m.ask("An order is in flight and IB has not answered yet. Quit anyway? The order may still be placed or cancelled at IB; check live orders after.",
-		"quit", func() tea.Cmd { return tea.Quit })
+	m.ask(reason+" Quit anyway?", "quit", func() tea.Cmd { return tea.Quit })
 	return nil
 }
 
@@ -124,12 +134,79 @@ func (m *Model) closeTicket(msg common.DoneMsg) tea.Cmd {
 	return nil
 }
 
-// askCancel confirms the cancel of an order before starting it.
+// askCancel confirms the cancel of an order before starting it. The
+// cancel goes to the leg that still works: the parent while it is live,
+// since IB cancels its attached stop with it, or else the stop, which
+// keeps working after the entry has filled.
 func (m *Model) askCancel(o Order) tea.Cmd {
 	if o.ID == "" {
 		return m.setNotice("This order has no IB order id yet, so it cannot be cancelled.", common.ToneWarn, false)
 	}
-	question := "Cancel order " + o.ID + " (" + o.Description + ") and its attached stop at IB?"
-	m.ask(question, "cancel the order", func() tea.Cmd { return m.startCancel(o) })
+	leg, ok := cancelTarget(o)
+	if !ok {
+		return m.setNotice("Order "+o.ID+" is done ("+legStatuses(o)+"); there is nothing left to cancel.", common.ToneInfo, false)
+	}
+
+	var question string
+	switch {
+	case leg.orderID != o.ID:
+		question = fmt.Sprintf("Order %s (%s) is %s. Cancel its stop, order %s, at IB? The position then has no stop-loss.", o.ID, o.Description, leg.parentStatus, leg.orderID)
+	case leg.hasStop:
+		question = "Cancel order " + o.ID + " (" + o.Description + ") and its attached stop at IB?"
+	default:
+		question = "Cancel order " + o.ID + " (" + o.Description + ") at IB?"
+	}
+	target := o
+	target.ID = leg.orderID
+	m.ask(question, "cancel the order", func() tea.Cmd { return m.startCancel(target) })
 	return nil
+}
+
+// cancelLeg is the leg a cancel goes to.
+type cancelLeg struct {
+	orderID      string
+	parentStatus string
+	hasStop      bool // the parent has a stop that is still working
+}
+
+// cancelTarget returns the leg of o that a cancel should go to, and
+// false when no leg is working any more.
+func cancelTarget(o Order) (cancelLeg, bool) {
+	if len(o.Legs) == 0 {
+		return cancelLeg{orderID: o.ID}, true
+	}
+	parent := o.Legs[0]
+	var stop *Leg
+	for i := range o.Legs[1:] {
+		if leg := &o.Legs[i+1]; leg.Role == "stop" && !legDone(leg.Status) {
+			stop = leg
+			break
+		}
+	}
+	switch {
+	case !legDone(parent.Status):
+		return cancelLeg{orderID: parent.OrderID, parentStatus: parent.Status, hasStop: stop != nil}, true
+	case stop != nil:
+		return cancelLeg{orderID: stop.OrderID, parentStatus: parent.Status}, true
+	}
+	return cancelLeg{}, false
+}
+
+// legDone reports whether IB will not change an order with this status
+// any more, so there is nothing to cancel.
+func legDone(status string) bool {
+	switch strings.ToLower(status) {
+	case "filled", "cancelled", "apicancelled", "inactive", "rejected":
+		return true
+	}
+	return false
+}
+
+// legStatuses lists the status of each leg, such as "Filled, Cancelled".
+func legStatuses(o Order) string {
+	statuses := make([]string, len(o.Legs))
+	for i, leg := range o.Legs {
+		statuses[i] = leg.Status
+	}
+	return strings.Join(statuses, ", ")
 }

@@ -26,9 +26,11 @@ type Component interface {
 
 // Busy is implemented by a component that can have work in flight, such
 // as an order ticket waiting for IB. While Busy reports true, the root
-// model asks before it quits.
+// model asks before it quits, and BusyReason, when not empty, is the
+// sentence that says what quitting would interrupt.
 type Busy interface {
 	Busy() bool
+	BusyReason() string
 }
 
 // DoneMsg is sent by a component opened over the dashboard (the order

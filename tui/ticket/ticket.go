@@ -208,6 +208,19 @@ func (m *Model) SetSize(width, height int) { m.common.SetSize(width, height) }
 // could leave it in a state the user has not seen.
 func (m *Model) Busy() bool { return m.step == stepPlacing || m.step == stepQuestion }
 
+// BusyReason says what quitting now would interrupt. While a question
+// is open nothing is placed yet, because IB submits the order only once
+// every question is confirmed; while waiting, the order may be placed.
+func (m *Model) BusyReason() string {
+	switch m.step {
+	case stepQuestion:
+		return "IB's question about order " + m.placing + " is still open. Quitting leaves it unanswered, and IB places no order without the answer."
+	case stepPlacing:
+		return "Order " + m.placing + " was sent and IB has not answered yet. It may still be placed after you quit; check the live orders."
+	}
+	return ""
+}
+
 // Update handles keys by step and the results of the ticket's commands.
 func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	switch msg := msg.(type) {
