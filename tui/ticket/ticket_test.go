@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ibdash/ibdash/ibclient"
 	"github.com/ibdash/ibdash/ibclient/audit"
@@ -56,6 +57,9 @@ func TestTicketPlacesBracketAfterTwoQuestions(t *testing.T) {
 		if !d.m.Busy() {
 			t.Error("Busy() = false while a question is open")
 		}
+		if r := d.m.BusyReason(); !strings.Contains(r, "question") || !strings.Contains(r, d.m.plan.COID) {
+			t.Errorf("BusyReason() = %q, want the open question and cOID %s", r, d.m.plan.COID)
+		}
 		d.press("y")
 	}
 	d.waitFor("the result", func() bool { return d.m.step == stepResult })
@@ -66,6 +70,12 @@ func TestTicketPlacesBracketAfterTwoQuestions(t *testing.T) {
 		t.Fatalf("outcome = %v, err %v", d.m.placement.Outcome, d.m.placeErr)
 	}
 	d.waitFor("the legs' status", func() bool { return len(d.m.legs) == 2 })
+	if !d.screenHas(" of 1 filled)") || d.screenHas("1.00 filled") {
+		t.Errorf("leg status does not count contracts as whole numbers:\n%s", d.screen())
+	}
+	if d.m.Busy() || d.m.BusyReason() != "" {
+		t.Errorf("Busy() = %v, BusyReason() = %q after the result", d.m.Busy(), d.m.BusyReason())
+	}
 
 	book := e.Server.Orders()
 	if len(book) != 2 {
@@ -162,9 +172,47 @@ func TestTicketInlineErrors(t *testing.T) {
 		d.press("tab")
 		d.settle()
 		fe := d.m.errs.For(orderform.FieldStrike)
-		if fe == nil || !strings.Contains(fe.Message, orderform.FormatStrike(put.Strike)) {
-			t.Errorf("strike error = %v, want the nearest listed strike %s", fe, orderform.FormatStrike(put.Strike))
+		if fe == nil {
+			t.Fatalf("no strike error; screen:\n%s", d.screen())
 		}
+		if !strings.Contains(fe.Message, "not listed for 2025-08-15") || !strings.Contains(fe.Message, orderform.FormatStrike(put.Strike)) {
+			t.Errorf("strike error = %q, want the expiry and the nearest listed strike %s", fe.Message, orderform.FormatStrike(put.Strike))
+		}
+		if !d.screenHas("✗ " + fe.Message[:min(len(fe.Message), 30)]) {
+			t.Errorf("strike error not on screen:\n%s", d.screen())
+		}
+		d.set(orderform.FieldStrike, orderform.FormatStrike(put.Strike))
+		d.press("tab")
+		d.settle()
+	})
+
+	// A BUY entry's stop is a SELL stop below the entry: a stop above it
+	// is wrong, one below it is right.
+	t.Run("BUY stop above entry", func(t *testing.T) {
+		d.focusField(orderform.FieldSide)
+		d.press("b")
+		d.set(orderform.FieldStopLoss, "100")
+		d.press("tab")
+		d.settle()
+		fe := d.m.errs.For(orderform.FieldStopLoss)
+		if fe == nil {
+			t.Fatalf("no stop error for a BUY with a stop above; screen:\n%s", d.screen())
+		}
+		if !strings.Contains(fe.Message, "SELL stop below") {
+			t.Errorf("stop error = %q, want it to ask for a SELL stop below", fe.Message)
+		}
+		if !d.screenHas("✗ " + fe.Message[:min(len(fe.Message), 30)]) {
+			t.Errorf("stop error not on screen:\n%s", d.screen())
+		}
+
+		d.set(orderform.FieldStopLoss, "0.05")
+		d.press("tab")
+		d.settle()
+		if fe := d.m.errs.For(orderform.FieldStopLoss); fe != nil {
+			t.Errorf("a BUY stop below the entry is rejected: %v", fe)
+		}
+		d.focusField(orderform.FieldSide)
+		d.press("s")
 	})
 
 	t.Run("preview blocked", func(t *testing.T) {
@@ -315,5 +363,122 @@ func TestTicketNewSymbolReloadsChain(t *testing.T) {
 	d.waitFor("the chain again", func() bool { return d.m.step == stepEdit })
 	if len(d.m.fields.get(orderform.FieldExpiry).options) == 0 {
 		t.Error("no expiries listed after the retry")
+	}
+}
+
+func TestTicketBuyMarketGTCPlacesSellStop(t *testing.T) {
+	e := newSimEnv(t)
+	d := newDriver(t, e, e.options(nil))
+	put := fillPut(t, d, e)
+	d.focusField(orderform.FieldSide)
+	d.press("b")
+	d.focusField(orderform.FieldOrderType)
+	d.press("m")
+	d.focusField(orderform.FieldTIF)
+	d.press("g")
+	d.set(orderform.FieldStopLoss, "0.5x")
+	if !d.screenHas("(market)") {
+		t.Errorf("the empty limit of a MKT order is not shown as market:\n%s", d.screen())
+	}
+	d.press("ctrl+s")
+	d.waitFor("the preview", func() bool { return d.m.step == stepPreview })
+	if !d.screenHas("BUY 1 SPY 2025-08-15") || !d.screenHas("MKT GTC") {
+		t.Errorf("preview does not show a BUY MKT GTC order:\n%s", d.screen())
+	}
+
+	d.press("enter")
+	for d.m.step != stepResult {
+		d.waitFor("a question or the result", func() bool { return d.m.step == stepQuestion || d.m.step == stepResult })
+		if d.m.step == stepQuestion {
+			d.press("y")
+		}
+	}
+	if d.m.placement.Outcome != ibclient.OutcomePlaced {
+		t.Fatalf("outcome = %v, err %v", d.m.placement.Outcome, d.m.placeErr)
+	}
+	book := e.Server.Orders()
+	if len(book) != 2 {
+		t.Fatalf("book has %d orders, want entry and stop: %+v", len(book), book)
+	}
+	entry, stop := book[0], book[1]
+	if entry.Side != "BUY" || entry.Type != "MKT" || entry.TIF != "GTC" || entry.Conid != put.Conid {
+		t.Errorf("entry = %+v, want BUY MKT GTC of conid %d", entry, put.Conid)
+	}
+	if stop.Side != "SELL" || stop.Type != "STP" || stop.ParentID != entry.COID {
+		t.Errorf("stop = %+v, want a SELL STP linked to %s", stop, entry.COID)
+	}
+	if stop.Price != d.m.plan.Order.Stop {
+		t.Errorf("stop price in the book %v, want the plan's %v", stop.Price, d.m.plan.Order.Stop)
+	}
+	if ask := d.m.plan.Quote.Ask.Value; d.m.plan.Order.Stop >= ask {
+		t.Errorf("stop %v is not below the BUY entry's ask %v", d.m.plan.Order.Stop, ask)
+	}
+}
+
+func TestTicketPickerListStaysWithError(t *testing.T) {
+	e := newSimEnv(t)
+	d := newDriver(t, e, e.options(nil))
+	put := fillPut(t, d, e)
+
+	// Leaving the strike empty marks it; coming back, the listed strikes
+	// must still be on screen next to the error.
+	d.set(orderform.FieldStrike, "")
+	d.press("tab")
+	d.settle()
+	d.focusField(orderform.FieldStrike)
+	if d.m.errs.For(orderform.FieldStrike) == nil {
+		t.Fatalf("no error for an empty strike; screen:\n%s", d.screen())
+	}
+	screen := d.screen()
+	if !strings.Contains(screen, "listed  "+orderform.FormatStrike(put.Strike)) {
+		t.Errorf("listed strikes not on screen while the field has an error:\n%s", screen)
+	}
+	if !strings.Contains(screen, "strike: is missing") {
+		t.Errorf("the error is not on screen with the list:\n%s", screen)
+	}
+
+	d.press("enter")
+	d.settle()
+	if got := d.m.fields.get(orderform.FieldStrike).value(); got != orderform.FormatStrike(put.Strike) {
+		t.Errorf("enter took %q, want the strike nearest the money %s", got, orderform.FormatStrike(put.Strike))
+	}
+}
+
+func TestTicketChoiceShownWithoutColor(t *testing.T) {
+	e := newSimEnv(t)
+	d := newDriver(t, e, e.options(nil))
+	d.waitFor("the chain", func() bool { return d.m.step == stepEdit })
+	for _, want := range []string{"[P] C ", "[SELL] BUY ", "[LMT] MKT ", "[DAY] GTC "} {
+		if !d.screenHas(want) {
+			t.Errorf("default choice %q not marked in plain text:\n%s", want, d.screen())
+		}
+	}
+	d.focusField(orderform.FieldSide)
+	d.press("b")
+	d.focusField(orderform.FieldTIF)
+	d.press("space")
+	for _, want := range []string{" SELL [BUY]", " DAY [GTC]"} {
+		if !d.screenHas(want) {
+			t.Errorf("changed choice %q not marked in plain text:\n%s", want, d.screen())
+		}
+	}
+}
+
+// TestTicketDrawsOnlyOnChange checks the ticket adds no timer of its
+// own while the form is open: the text cursor does not blink, and a
+// placed order's status is polled no faster than once a second.
+func TestTicketDrawsOnlyOnChange(t *testing.T) {
+	m := New(common.New(), Options{})
+	for _, f := range m.fields.list {
+		if f.kind == kindChoice {
+			continue
+		}
+		if cmd := f.focus(); cmd != nil {
+			t.Errorf("focusing %s returns a command (a cursor blink): %T", f.id, cmd())
+		}
+		f.blur()
+	}
+	if m.opts.StatusInterval < time.Second {
+		t.Errorf("default status interval %s is under a second", m.opts.StatusInterval)
 	}
 }

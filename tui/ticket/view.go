@@ -106,18 +106,20 @@ func (m *Model) fieldValue(f *field, focused bool) string {
 		}
 		return st.Value.Render(f.value())
 	}
+	// Brackets mark the chosen option, so the choice still shows under
+	// NO_COLOR, where the styles lose their colors.
 	parts := make([]string, len(f.options))
 	for i, o := range f.options {
 		switch {
 		case i == f.choice && focused:
-			parts[i] = st.Selected.Render(o)
+			parts[i] = st.Selected.Render("[" + o + "]")
 		case i == f.choice:
-			parts[i] = st.Value.Render(o)
+			parts[i] = st.Value.Render("[" + o + "]")
 		default:
-			parts[i] = st.Muted.Render(o)
+			parts[i] = st.Muted.Render(" " + o + " ")
 		}
 	}
-	return strings.Join(parts, " ")
+	return strings.Join(parts, "")
 }
 
 // limitPlaceholder describes what an empty limit becomes: the mid, or
@@ -133,26 +135,44 @@ func (m *Model) limitPlaceholder() string {
 	return "(mid)"
 }
 
-// focusDetail shows a picker's matching listed values, or the full error
-// of the focused field, or a hint.
+// focusDetail shows a picker's matching listed values, the full error
+// of the focused field once it was left, or a hint.
 func (m *Model) focusDetail(width int) []string {
-	st := m.common.Styles
-	f := m.fields.focused()
 	if m.step != stepEdit {
 		return nil
 	}
+	st := m.common.Styles
+	f := m.fields.focused()
+	var errLines []string
 	if fe := m.errs.For(f.id); fe != nil && f.touched {
-		return styled(st.Bad.Render, common.Wrap(fe.Error(), width))
+		errLines = styled(st.Bad.Render, common.Wrap(fe.Error(), width))
 	}
-	if f.kind != kindPicker {
-		return styled(st.Muted.Render, common.Wrap(hints[f.id], width))
+
+	// A picker keeps its list on screen next to its error, because the
+	// list shows the values that would fix it.
+	if f.kind == kindPicker && len(f.options) > 0 {
+		lines := []string{m.pickerLine(f, width)}
+		if errLines != nil {
+			return append(lines, errLines...)
+		}
+		return append(lines, st.Muted.Render("↑↓ choose, enter takes it; typing filters"))
 	}
-	matches := f.matches()
-	if len(f.options) == 0 {
+	if errLines != nil {
+		return errLines
+	}
+	if f.kind == kindPicker {
 		return []string{st.Muted.Render("Listed values load once the fields before this one are valid.")}
 	}
+	return styled(st.Muted.Render, common.Wrap(hints[f.id], width))
+}
+
+// pickerLine lists the picker's matches that fit in width, the
+// highlighted one marked.
+func (m *Model) pickerLine(f *field, width int) string {
+	st := m.common.Styles
+	matches := f.matches()
 	if len(matches) == 0 {
-		return []string{st.Warn.Render("Nothing listed matches " + f.input.Value() + "; the checks will say what is near.")}
+		return st.Warn.Render(common.Truncate("Nothing listed matches "+f.input.Value()+"; the checks will say what is near.", width))
 	}
 	line := st.Label.Render("listed ")
 	used := common.Width(line)
@@ -167,7 +187,7 @@ func (m *Model) focusDetail(width int) []string {
 		line += cell
 		used += len(" " + o + " ")
 	}
-	return []string{line, st.Muted.Render("↑↓ choose, enter takes it; typing filters")}
+	return line
 }
 
 var hints = map[orderform.Field]string{
@@ -303,7 +323,7 @@ func (m *Model) resultLines(width int) []string {
 		if leg.Err != nil {
 			status = "status unknown: " + leg.Err.Error()
 		} else if leg.Total > 0 {
-			status += fmt.Sprintf(" (%s of %s filled)", orderform.FormatPrice(leg.Filled), orderform.FormatPrice(leg.Total))
+			status += fmt.Sprintf(" (%g of %g filled)", leg.Filled, leg.Total)
 		}
 		lines = append(lines, common.Truncate(fmt.Sprintf("  %-5s  %-22s  order %-10s  %s", leg.Leg, m.legDescription(leg.Leg), leg.OrderID, status), width))
 	}
