@@ -395,7 +395,12 @@ func (c *Client) transportError(op string, err error) error {
 func (c *Client) afterError(op string, resp *http.Response, err error) {
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
-		until := c.limiter.Penalize(c.now())
+		var retryAfter time.Duration
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			retryAfter = apiErr.RetryAfter
+		}
+		until := c.limiter.PenalizeFor(c.now(), retryAfter)
 		c.logger.Warn("ibclient: IB returned 429; holding every call back", "op", op, "until", until)
 	case resp.StatusCode == http.StatusUnauthorized:
 		if _, onUnauthorized := c.hooks(); onUnauthorized != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ibdash/ibdash/ibclient"
 )
@@ -206,5 +207,38 @@ func TestClientPenaltyAfter429(t *testing.T) {
 	}
 	if got := hits.Load(); got != 1 {
 		t.Errorf("server hits = %d, want 1: the held-back call must not be sent", got)
+	}
+}
+
+func TestClientRetryAfterLongerThanPenalty(t *testing.T) {
+	cases := []struct {
+		name       string
+		retryAfter string
+		want       time.Duration
+	}{
+		{"absent", "", ibclient.DefaultPenalty},
+		{"shorter", "5", ibclient.DefaultPenalty},
+		{"longer", "1800", 30 * time.Minute},
+		{"http date", time.Now().Add(20 * time.Minute).UTC().Format(http.TimeFormat), 20 * time.Minute},
+		{"beyond the cap", "86400", ibclient.MaxRetryAfter},
+		{"garbage", "soon", ibclient.DefaultPenalty},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := plainServer(t, func(w http.ResponseWriter, r *http.Request) {
+				if tc.retryAfter != "" {
+					w.Header().Set("Retry-After", tc.retryAfter)
+				}
+				http.Error(w, "Too Many Requests", http.StatusTooManyRequests)
+			})
+			start := time.Now()
+			if _, err := c.Tickle(context.Background()); !ibclient.IsKind(err, ibclient.KindRateLimited) {
+				t.Fatalf("Tickle = %v, want KindRateLimited", err)
+			}
+			got := c.RateLimiter().PenaltyUntil().Sub(start)
+			if got < tc.want-2*time.Second || got > tc.want+2*time.Second {
+				t.Errorf("penalty = %s, want about %s", got.Round(time.Second), tc.want)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Body size limits. An IB answer larger than these is cut off and
@@ -90,6 +91,8 @@ type APIError struct {
 	RequestID  string // IB's per-request id from "id: N", or ""
 	Message    string // IB's message text without the id prefix
 	Kind       Kind
+	// RetryAfter is the wait that a 429's Retry-After header requests, or 0.
+	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -219,6 +222,9 @@ func CheckResponse(resp *http.Response, body []byte) error {
 		apiErr.Message = describeUnreadable(body)
 	}
 	apiErr.Kind = ClassifyMessage(resp.StatusCode, apiErr.Message)
+	if resp.StatusCode == http.StatusTooManyRequests {
+		apiErr.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
 	if apiErr.Kind == KindUnknown && jsonErr != nil && len(body) > 0 {
 		apiErr.Kind = KindMalformed
 	}

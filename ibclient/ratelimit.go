@@ -3,6 +3,8 @@ package ibclient
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +21,11 @@ const (
 	// DefaultPenalty is how long IB may keep an IP in its penalty box
 	// after a 429, per IB's rate-limit page; no Retry-After is sent.
 	DefaultPenalty = 10 * time.Minute
+	// MaxRetryAfter caps the wait that a 429's Retry-After header can
+	// impose, so that a proxy sending a huge value cannot stop the
+	// dashboard for days.
+	// NOTE: the cap is a guess, because IB documents no Retry-After.
+	MaxRetryAfter = time.Hour
 )
 
 // RateLimits configures a RateLimiter. Zero fields take the defaults.
@@ -153,13 +160,40 @@ func (l *RateLimiter) Wait(ctx context.Context, method, path string) error {
 
 // Penalize starts (or extends) the penalty window at now and returns its
 // end.
-func (l *RateLimiter) Penalize(now time.Time) time.Time {
+func (l *RateLimiter) Penalize(now time.Time) time.Time { return l.PenalizeFor(now, 0) }
+
+// PenalizeFor starts (or extends) the penalty window at now for the
+// longer of the configured penalty and d, such as a Retry-After, and
+// returns its end. d is capped at MaxRetryAfter.
+func (l *RateLimiter) PenalizeFor(now time.Time, d time.Duration) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if end := now.Add(l.penalty); end.After(l.until) {
+	wait := max(l.penalty, min(d, MaxRetryAfter))
+	if end := now.Add(wait); end.After(l.until) {
 		l.until = end
 	}
 	return l.until
+}
+
+// parseRetryAfter reads a Retry-After header in seconds or as an HTTP
+// date, relative to now. A missing, negative or unreadable value is 0.
+func parseRetryAfter(value string, now time.Time) time.Duration {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return 0
+	}
+	if seconds, err := strconv.ParseInt(value, 10, 64); err == nil {
+		if seconds <= 0 {
+			return 0
+		}
+		// Capping before the multiplication keeps a huge value from
+		// overflowing a Duration.
+		return time.Duration(min(seconds, int64(MaxRetryAfter/time.Second))) * time.Second
+	}
+	if at, err := http.ParseTime(value); err == nil && at.After(now) {
+		return at.Sub(now)
+	}
+	return 0
 }
 
 // PenaltyUntil returns the end of the current penalty window, or the zero

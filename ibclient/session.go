@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// lstEndpoint is the LST request's path below the base URL.
+const lstEndpoint = "oauth/live_session_token"
+
 // ErrSessionClosed is returned for calls made after the session logged out.
 var ErrSessionClosed = errors.New("ibclient: session is closed; start a new one")
 
@@ -290,7 +293,17 @@ func (s *Session) refreshLST(ctx context.Context, stale *LiveSessionToken) (*Liv
 		return current, nil
 	}
 
+	// IB counts the LST request against its limits like any other. So it
+	// waits for the rate limiter, and a 429 on it starts the penalty.
+	if err := s.client.limiter.Wait(ctx, http.MethodPost, lstEndpoint); err != nil {
+		return nil, err
+	}
 	lst, err := s.auth.LiveSessionToken(ctx)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests {
+		until := s.client.limiter.PenalizeFor(s.client.now(), apiErr.RetryAfter)
+		s.client.logger.Warn("ibclient: IB returned 429 to the LST request; holding every call back", "until", until)
+	}
 	if s.cfg.OnLST != nil {
 		s.cfg.OnLST(s.auth.Consumer.ConsumerKey, err)
 	}
@@ -382,7 +395,10 @@ func (s *Session) establish(ctx context.Context, freshLST bool) error {
 
 	s.update(SessionAuthenticating, "requesting a live session token", nil, nil)
 	if freshLST || current == nil || !s.client.now().Before(current.Expires.Add(-s.cfg.RenewMargin)) {
-		if _, err := s.refreshLST(ctx, current); err != nil {
+		callCtx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
+		_, err := s.refreshLST(callCtx, current)
+		cancel()
+		if err != nil {
 			return err
 		}
 	}
@@ -547,8 +563,12 @@ func (s *Session) Run(ctx context.Context) error {
 					s.update(SessionFailed, "session start failed; fix the config and restart", err, nil)
 					return err
 				}
-				s.update(SessionFailed, fmt.Sprintf("session start failed; retrying in %s", pause), err, nil)
-				if !sleepCtx(ctx, pause) {
+				wait := pause
+				if until := s.client.limiter.PenaltyUntil(); !until.IsZero() {
+					wait = max(wait, until.Sub(s.client.now()))
+				}
+				s.update(SessionFailed, fmt.Sprintf("session start failed; retrying in %s", wait.Round(time.Millisecond)), err, nil)
+				if !sleepCtx(ctx, wait) {
 					return nil
 				}
 				pause = min(2*pause, s.cfg.RetryMax)

@@ -3,8 +3,12 @@ package ibclient_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -358,5 +362,89 @@ func TestNewSessionRejectsBadConfig(t *testing.T) {
 	auth := &ibclient.Authenticator{Consumer: &ibclient.Consumer{ConsumerKey: "X"}, BaseURL: base}
 	if _, err := ibclient.NewSession(auth, ibclient.SessionConfig{TickleInterval: -time.Second}); err == nil {
 		t.Error("negative TickleInterval accepted")
+	}
+}
+
+// hangingLSTSession returns a session with the given CallTimeout for a
+// server on which every request hangs until the client gives up.
+func hangingLSTSession(t *testing.T, callTimeout time.Duration) *ibclient.Session {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	base, err := url.Parse(srv.URL + "/v1/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := loadFixture(t)
+	cfg := fastSession()
+	cfg.CallTimeout = callTimeout
+	s, err := ibclient.NewSession(&ibclient.Authenticator{Consumer: fx.consumer(fx.key), BaseURL: base}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSessionStartLSTTimeout(t *testing.T) {
+	s := hangingLSTSession(t, 200*time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- s.Start(context.Background()) }()
+
+	select {
+	case err := <-done:
+		if !ibclient.IsTimeout(err) {
+			t.Errorf("Start = %v, want a timeout error", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatalf("Start still waits for the LST after %s with CallTimeout 200ms", waitLimit)
+	}
+}
+
+func TestSessionLST429HoldsBack(t *testing.T) {
+	var lstCalls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/oauth/live_session_token") {
+			lstCalls.Add(1)
+		}
+		http.Error(w, "Too Many Requests", http.StatusTooManyRequests)
+	}))
+	t.Cleanup(srv.Close)
+	base, err := url.Parse(srv.URL + "/v1/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := loadFixture(t)
+	s, err := ibclient.NewSession(&ibclient.Authenticator{Consumer: fx.consumer(fx.key), BaseURL: base}, fastSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := s.Run(ctx); err != nil {
+		t.Fatalf("Run = %v, want nil after the context ends", err)
+	}
+	if got := lstCalls.Load(); got != 1 {
+		t.Errorf("LST requests = %d, want 1: after a 429 none may be sent during the penalty", got)
+	}
+	if until := s.Client().RateLimiter().PenaltyUntil(); until.IsZero() {
+		t.Error("a 429 on the LST request started no penalty")
+	}
+}
+
+func TestSessionLSTHeldDuringPenalty(t *testing.T) {
+	ib := newFakeIB(t)
+	s := newTestSession(t, ib, fastSession())
+	s.Client().RateLimiter().Penalize(time.Now())
+
+	_, err := s.Token(context.Background())
+	var penalty *ibclient.PenaltyError
+	if !errors.As(err, &penalty) {
+		t.Fatalf("Token during a penalty = %v, want a PenaltyError", err)
+	}
+	if got := ib.count("POST oauth/live_session_token"); got != 0 {
+		t.Errorf("LST requests during the penalty = %d, want 0", got)
 	}
 }
