@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -554,10 +555,24 @@ func (f *FlexFloat) UnmarshalJSON(data []byte) error {
 			return nil
 		}
 	}
-	v, err := strconv.ParseFloat(text, 64)
-	if err != nil {
+	v, ok := parseDecimal(text)
+	if !ok {
 		return fmt.Errorf("ibclient: value %s is not a number", truncate(text, 24))
 	}
 	*f = FlexFloat(v)
 	return nil
+}
+
+// parseDecimal reads a finite decimal number such as -1.5 or 2e3.
+// strconv.ParseFloat alone would also take NaN, Inf, hex floats and
+// underscores, none of which IB sends for a price or a size.
+func parseDecimal(s string) (float64, bool) {
+	if s == "" || strings.Trim(s, "0123456789.+-eE") != "" {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, false
+	}
+	return v, true
 }

@@ -179,6 +179,13 @@ func TestFlexIDs(t *testing.T) {
 		t.Errorf("FlexFloat = %g, %g, %g, want 1300.5, 2.05, 0", row.F, row.G, row.H)
 	}
 
+	for _, text := range []string{`"NaN"`, `"Inf"`, `"-infinity"`, `"0x10"`, `"1_0"`} {
+		var f ibclient.FlexFloat
+		if err := json.Unmarshal([]byte(text), &f); err == nil {
+			t.Errorf("FlexFloat of %s = %v, want an error", text, f)
+		}
+	}
+
 	var bad struct {
 		A ibclient.FlexInt `json:"a"`
 	}

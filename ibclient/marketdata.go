@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -223,8 +224,8 @@ func ParseMarketValue(s string) Number {
 	if scale != 1 {
 		s = s[:len(s)-1]
 	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
+	v, ok := parseDecimal(s)
+	if !ok || math.IsInf(v*scale, 0) {
 		return Number{}
 	}
 	return Number{Value: v * scale, Valid: true}

@@ -82,6 +82,18 @@ func TestParseMarketValue(t *testing.T) {
 		{"", 0, false},
 		{"N/A", 0, false},
 		{"abc", 0, false},
+		{"1e3", 1000, true},
+		// ParseFloat alone takes these, and a NaN or infinite bid would
+		// reach the mid price of an order.
+		{"NaN", 0, false},
+		{"Inf", 0, false},
+		{"-Inf", 0, false},
+		{"+infinity", 0, false},
+		{"NaN%", 0, false},
+		{"0x1p3", 0, false},
+		{"1_000", 0, false},
+		{"1e999", 0, false},
+		{"1e308B", 0, false},
 	}
 	for _, tc := range cases {
 		got := ibclient.ParseMarketValue(tc.in)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -92,6 +93,15 @@ type Order struct {
 
 // Validate checks the ticket and names the first field that is wrong.
 func (t Ticket) Validate() error {
+	// NaN passes every comparison below, and json.Marshal rejects it.
+	for _, v := range []struct {
+		name  string
+		value float64
+	}{{"quantity", t.Quantity}, {"limit price", t.LimitPrice}, {"stop price", t.StopPrice}} {
+		if math.IsNaN(v.value) || math.IsInf(v.value, 0) {
+			return fmt.Errorf("ibclient: ticket %s %g is not a finite number", v.name, v.value)
+		}
+	}
 	switch {
 	case t.Account == "":
 		return errors.New("ibclient: ticket has no account; prime the session first")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"sync"
@@ -120,6 +121,11 @@ func TestTicketValidate(t *testing.T) {
 		{"no stop", func(tk *ibclient.Ticket) { tk.StopPrice = 0 }, "stop price 0"},
 		{"buy stop above limit", func(tk *ibclient.Ticket) { tk.StopPrice = 4 }, "below the limit price"},
 		{"sell stop below limit", func(tk *ibclient.Ticket) { tk.Side = ibclient.Sell }, "above the limit price"},
+		{"NaN quantity", func(tk *ibclient.Ticket) { tk.Quantity = math.NaN() }, "quantity NaN"},
+		{"infinite quantity", func(tk *ibclient.Ticket) { tk.Quantity = math.Inf(1) }, "quantity +Inf"},
+		{"NaN limit price", func(tk *ibclient.Ticket) { tk.LimitPrice = math.NaN() }, "limit price NaN"},
+		{"NaN stop price", func(tk *ibclient.Ticket) { tk.StopPrice = math.NaN() }, "stop price NaN"},
+		{"infinite limit price", func(tk *ibclient.Ticket) { tk.LimitPrice = math.Inf(1) }, "limit price +Inf"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
