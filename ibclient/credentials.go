@@ -53,9 +53,11 @@ func LoadRSAPrivateKey(path string) (*rsa.PrivateKey, error) {
 	return key, nil
 }
 
+var errEncryptedKey = errors.New("private key is encrypted with a passphrase; write an unencrypted copy with `openssl pkey -in KEY -out KEY.plain`")
+
 // ParseRSAPrivateKey parses PEM data as LoadRSAPrivateKey does.
 func ParseRSAPrivateKey(data []byte) (*rsa.PrivateKey, error) {
-	block, err := decodePEM(data)
+	block, err := decodePEM(data, "PRIVATE KEY")
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +65,11 @@ func ParseRSAPrivateKey(data []byte) (*rsa.PrivateKey, error) {
 	var key *rsa.PrivateKey
 	switch block.Type {
 	case "RSA PRIVATE KEY":
+		// OpenSSL 1.x `genrsa -aes256` encrypts the PKCS#1 body and marks
+		// that only in these headers.
+		if strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
+			return nil, errEncryptedKey
+		}
 		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
 		if err != nil {
 			return nil, fmt.Errorf("invalid PKCS#1 RSA private key: %w", err)
@@ -78,7 +85,9 @@ func ParseRSAPrivateKey(data []byte) (*rsa.PrivateKey, error) {
 		}
 		key = rsaKey
 	case "ENCRYPTED PRIVATE KEY":
-		return nil, errors.New("private key is encrypted with a passphrase; write an unencrypted copy with `openssl pkey -in KEY -out KEY.plain`")
+		return nil, errEncryptedKey
+	case "OPENSSH PRIVATE KEY":
+		return nil, errors.New("this is an OpenSSH key from ssh-keygen, not a PEM RSA private key; make the key pair with `ibdash keygen` or `openssl genrsa 2048`")
 	case "PUBLIC KEY", "RSA PUBLIC KEY":
 		return nil, fmt.Errorf("PEM block is a %s, not a private key", strings.ToLower(block.Type))
 	default:
@@ -94,7 +103,7 @@ func ParseRSAPrivateKey(data []byte) (*rsa.PrivateKey, error) {
 // ParseRSAPublicKey parses a PEM "PUBLIC KEY" (PKIX) or "RSA PUBLIC KEY"
 // (PKCS#1) block, as uploaded to IB's Self-Service Portal.
 func ParseRSAPublicKey(data []byte) (*rsa.PublicKey, error) {
-	block, err := decodePEM(data)
+	block, err := decodePEM(data, "PUBLIC KEY")
 	if err != nil {
 		return nil, err
 	}
@@ -120,14 +129,17 @@ func ParseRSAPublicKey(data []byte) (*rsa.PublicKey, error) {
 	}
 }
 
-// decodePEM finds the first PEM block after normalising CRLF and lone CR
-// line endings, which Windows editors and some portals write.
-func decodePEM(data []byte) (*pem.Block, error) {
+// decodePEM finds the first PEM block after dropping a UTF-8 byte order
+// mark and normalising CRLF and lone CR line endings, which Windows
+// editors and some portals write. pem.Decode alone finds no block behind
+// a byte order mark. blockType is the type the error names as expected.
+func decodePEM(data []byte, blockType string) (*pem.Block, error) {
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
 	data = bytes.ReplaceAll(data, []byte("\r"), []byte("\n"))
 	block, _ := pem.Decode(data)
 	if block == nil {
-		return nil, errors.New("no PEM block found (expected a line such as -----BEGIN PRIVATE KEY-----)")
+		return nil, fmt.Errorf("no PEM block found (expected a line such as -----BEGIN %s-----)", blockType)
 	}
 	return block, nil
 }
@@ -153,9 +165,9 @@ func LoadDHParams(path string) (*DHParams, error) {
 }
 
 // ParseDHParams parses PEM data as LoadDHParams does and checks that the
-// prime has at least MinKeyBits and that 1 < g < p-1.
+// prime has at least MinKeyBits and is prime, and that 1 < g < p-1.
 func ParseDHParams(data []byte) (*DHParams, error) {
-	block, err := decodePEM(data)
+	block, err := decodePEM(data, "DH PARAMETERS")
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +194,11 @@ func ParseDHParams(data []byte) (*DHParams, error) {
 	if bits := params.P.BitLen(); bits < MinKeyBits {
 		return nil, fmt.Errorf("DH prime has %d bits, IB requires at least %d", bits, MinKeyBits)
 	}
+	// A composite modulus makes the exchange insecure without failing it.
+	// Baillie-PSW costs about as much as a few DH exponentiations.
+	if !params.P.ProbablyPrime(0) {
+		return nil, errors.New("DH prime p is not prime; the file is damaged or was not made by openssl dhparam")
+	}
 	pMinus1 := new(big.Int).Sub(params.P, big.NewInt(1))
 	if params.G == nil || params.G.Cmp(big.NewInt(1)) <= 0 || params.G.Cmp(pMinus1) >= 0 {
 		return nil, errors.New("DH generator is outside (1, p-1)")
@@ -190,10 +207,13 @@ func ParseDHParams(data []byte) (*DHParams, error) {
 }
 
 // DecodeAccessTokenSecret base64-decodes the access token secret as the
-// portal shows it. Spaces, tabs and line breaks from copying are dropped.
+// portal shows it. Spaces, line breaks and invisible format characters
+// (a byte order mark, zero-width spaces) from copying are dropped, and
+// missing trailing = signs and the URL-safe alphabet are accepted, since
+// a wrong secret still fails the length and decryption checks.
 func DecodeAccessTokenSecret(secret string) ([]byte, error) {
 	cleaned := strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
+		if unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
 			return -1
 		}
 		return r
@@ -201,12 +221,13 @@ func DecodeAccessTokenSecret(secret string) ([]byte, error) {
 	if cleaned == "" {
 		return nil, &CredentialError{Item: "access_token_secret", Err: errors.New("empty"), Fix: "paste the access token secret from the Self-Service Portal"}
 	}
-	ciphertext, err := base64.StdEncoding.DecodeString(cleaned)
+	cleaned = strings.NewReplacer("-", "+", "_", "/").Replace(cleaned)
+	ciphertext, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(cleaned, "="))
 	if err != nil {
 		return nil, &CredentialError{
 			Item: "access_token_secret",
 			Err:  fmt.Errorf("invalid base64 (%d characters): %w", len(cleaned), err),
-			Fix:  "paste it again from the Self-Service Portal, whole, with its trailing = signs",
+			Fix:  "paste it again from the Self-Service Portal, whole",
 		}
 	}
 	return ciphertext, nil

@@ -3,6 +3,7 @@ package ibclient
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -62,8 +63,17 @@ func TestLoadRSAPrivateKeyForms(t *testing.T) {
 func TestLoadRSAPrivateKeyRejects(t *testing.T) {
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ecDER, _ := x509.MarshalPKCS8PrivateKey(ecKey)
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	edDER, _ := x509.MarshalPKCS8PrivateKey(edKey)
 	smallKey, _ := rsa.GenerateKey(rand.Reader, 1024)
 	smallDER := x509.MarshalPKCS1PrivateKey(smallKey)
+	// OpenSSL 1.x `genrsa -aes256` writes PKCS#1 with Proc-Type and
+	// DEK-Info headers; Go still has the encoder for tests.
+	legacyKey, _ := ParseRSAPrivateKey(readVectorFile(t, "private_signature.pem"))
+	legacyBlock, err := x509.EncryptPEMBlock(rand.Reader, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(legacyKey), []byte("passphrase"), x509.PEMCipherAES256)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	cases := []struct {
 		name string
@@ -79,6 +89,9 @@ func TestLoadRSAPrivateKeyRejects(t *testing.T) {
 		{"ec key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}), "not RSA"},
 		{"1024 bits", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: smallDER}), "1024 bits, IB requires at least 2048"},
 		{"encrypted", []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"), "encrypted with a passphrase"},
+		{"legacy encrypted", pem.EncodeToMemory(legacyBlock), "encrypted with a passphrase"},
+		{"ed25519 key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: edDER}), "not RSA"},
+		{"openssh key", []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"), "ssh-keygen"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,6 +111,33 @@ func TestLoadRSAPrivateKeyRejects(t *testing.T) {
 				t.Errorf("error %q carries no fix", err)
 			}
 		})
+	}
+}
+
+func TestLoadKeyFilesWithBOM(t *testing.T) {
+	bom := []byte("\xef\xbb\xbf")
+	keyPath := writeFile(t, "key.pem", append(bom, readVectorFile(t, "private_signature.pem")...), 0o600)
+	if _, err := LoadRSAPrivateKey(keyPath); err != nil {
+		t.Errorf("private key with a UTF-8 BOM: %v", err)
+	}
+	dhPath := writeFile(t, "dhparam.pem", append(bom, readVectorFile(t, "dhparam.pem")...), 0o600)
+	if _, err := LoadDHParams(dhPath); err != nil {
+		t.Errorf("dhparam.pem with a UTF-8 BOM: %v", err)
+	}
+}
+
+func TestLoadKeyFileDirectory(t *testing.T) {
+	dir := t.TempDir()
+	_, err := LoadRSAPrivateKey(dir)
+	var credErr *CredentialError
+	if !errors.As(err, &credErr) {
+		t.Fatalf("LoadRSAPrivateKey(directory) = %v, want a CredentialError", err)
+	}
+	if !strings.Contains(err.Error(), dir) || credErr.Fix == "" {
+		t.Errorf("error %q does not name the directory and a fix", err)
+	}
+	if _, err := LoadDHParams(dir); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("LoadDHParams(directory) = %v, want an error naming it", err)
 	}
 }
 
@@ -159,6 +199,9 @@ func TestParseDHParamsRejects(t *testing.T) {
 	badGPEM, _ := EncodeDHParamsPEM(badG)
 	gPMinus1 := &DHParams{P: big.P, G: bigSub(big.P, 1)}
 	gPMinus1PEM, _ := EncodeDHParamsPEM(gPMinus1)
+	// The RFC 7919 prime is 2 mod 3, so p+4 is odd and divisible by 3.
+	compositePEM, _ := EncodeDHParamsPEM(&DHParams{P: bigSub(big.P, -4), G: big.G})
+	evenPEM, _ := EncodeDHParamsPEM(&DHParams{P: bigSub(big.P, 1), G: big.G})
 
 	cases := []struct {
 		name string
@@ -171,6 +214,8 @@ func TestParseDHParamsRejects(t *testing.T) {
 		{"512-bit prime", smallPEM, "512 bits, IB requires at least 2048"},
 		{"g is 1", badGPEM, "outside (1, p-1)"},
 		{"g is p-1", gPMinus1PEM, "outside (1, p-1)"},
+		{"composite p", compositePEM, "not prime"},
+		{"even p", evenPEM, "not prime"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,6 +265,43 @@ func TestDecryptAccessTokenSecret(t *testing.T) {
 	_, err = DecryptAccessTokenSecret(secret, otherKey, "private_signature.pem")
 	if err == nil || !strings.Contains(err.Error(), "private_signature.pem") || !strings.Contains(err.Error(), "cannot decrypt") {
 		t.Errorf("wrong key: error %v, want one naming private_signature.pem", err)
+	}
+}
+
+func TestDecodeAccessTokenSecretForms(t *testing.T) {
+	key, err := LoadRSAPrivateKey(filepath.Join(vectorDir, "private_encryption.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.TrimSpace(string(readVectorFile(t, "access_token_secret_encrypted.b64")))
+	want, err := DecryptAccessTokenSecret(secret, key, "private_encryption.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	urlSafe := strings.NewReplacer("+", "-", "/", "_").Replace(secret)
+	cases := map[string]string{
+		"UTF-8 BOM":       "\ufeff" + secret,
+		"zero-width":      secret[:40] + "\u200b" + secret[40:],
+		"no padding":      strings.TrimRight(secret, "="),
+		"URL-safe":        urlSafe,
+		"URL-safe, bare":  strings.TrimRight(urlSafe, "="),
+		"non-breaking sp": secret[:40] + "\u00a0" + secret[40:],
+	}
+	for name, text := range cases {
+		got, err := DecryptAccessTokenSecret(text, key, "private_encryption.pem")
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: decrypted a different secret", name)
+		}
+	}
+
+	_, err = DecodeAccessTokenSecret(secret[:20] + "=" + secret[20:])
+	if err == nil {
+		t.Error("a secret with = in the middle was accepted")
 	}
 }
 
