@@ -284,6 +284,11 @@ func parseOrderReply(endpoint string, raw json.RawMessage) (*OrderReply, error) 
 		if err := json.Unmarshal(elems[0], &q); err != nil {
 			return nil, malformed(err.Error())
 		}
+		// Without an id the question cannot be answered, so it must not
+		// be put to the user.
+		if strings.TrimSpace(q.ID) == "" {
+			return nil, malformed("confirmation question has no id")
+		}
 		return &OrderReply{Question: &q}, nil
 	}
 

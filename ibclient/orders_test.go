@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -415,4 +417,63 @@ func TestOrderStatusAndCancel(t *testing.T) {
 func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+func TestPlaceOrdersHostileResponses(t *testing.T) {
+	cases := []struct {
+		name    string
+		status  int
+		body    string
+		outcome ibclient.Outcome
+		lookups bool // whether the live orders must be searched
+	}{
+		{"question without id", 200, `[{"id":"","message":["Are you sure?"],"messageIds":["o163"]}]`, ibclient.OutcomeNotFound, true},
+		{"unknown object", 200, `{"foo":1}`, ibclient.OutcomeNotFound, true},
+		{"null", 200, `null`, ibclient.OutcomeNotFound, true},
+		{"empty list", 200, `[]`, ibclient.OutcomeNotFound, true},
+		{"truncated", 200, `[{"order_id":`, ibclient.OutcomeNotFound, true},
+		{"list of lists", 200, `[[1]]`, ibclient.OutcomeNotFound, true},
+		{"html 502", 502, `<html><title>502 Bad Gateway</title></html>`, ibclient.OutcomeNotFound, true},
+		{"error in 200", 200, `{"error":"Order couldn't be submitted: Local order ID=x is already registered."}`, ibclient.OutcomeRejected, false},
+		{"advanced reject", 200, `{"order_id":0,"text":"Order rejected: margin","messageId":"x"}`, ibclient.OutcomeRejected, false},
+		{"429", 429, `Too Many Requests`, ibclient.OutcomeRejected, false},
+		{"401", 401, `{"error":"not authenticated","statusCode":401}`, ibclient.OutcomeRejected, false},
+		{"ack with numeric id", 200, `[{"order_id":1837465502,"order_status":"Submitted"}]`, ibclient.OutcomePlaced, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var posts, lookups atomic.Int32
+			c := plainServer(t, func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/orders"):
+					posts.Add(1)
+					w.WriteHeader(tc.status)
+					_, _ = w.Write([]byte(tc.body))
+				case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/iserver/account/orders"):
+					lookups.Add(1)
+					writeJSON(w, 200, map[string]any{"orders": []map[string]any{{"orderId": "9", "order_ref": "someone-else"}}})
+				default:
+					http.NotFound(w, r)
+				}
+			})
+			asker := &recordingAsker{answer: true}
+
+			p, _ := c.PlaceOrders(context.Background(), fakeAccount, "ibdash-hostile", testOrders(t, "ibdash-hostile"), asker.ask, nil)
+			if p == nil {
+				t.Fatal("PlaceOrders returned no placement")
+			}
+			if p.Outcome != tc.outcome {
+				t.Errorf("outcome = %s (err %v), want %s", p.Outcome, p.Err, tc.outcome)
+			}
+			if got := posts.Load(); got != 1 {
+				t.Errorf("order POSTs = %d, want exactly 1", got)
+			}
+			if got := lookups.Load() > 0; got != tc.lookups {
+				t.Errorf("searched live orders = %v, want %v", got, tc.lookups)
+			}
+			if len(asker.asked) != 0 {
+				t.Errorf("user was asked %d questions, want none", len(asker.asked))
+			}
+		})
+	}
 }
