@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/BurntSushi/toml"
 	"github.com/adrg/xdg"
@@ -190,6 +191,9 @@ func Load(path string) (*Config, error) {
 	meta, err := toml.DecodeFile(path, &c)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
+			if os.Getenv(EnvPath) == path {
+				return nil, fmt.Errorf("config: %s (from $%s) does not exist; correct or unset %s, create the file (see README.md), or run `ibdash --demo`", path, EnvPath, EnvPath)
+			}
 			return nil, fmt.Errorf("config: %s does not exist; create it (see README.md) or pass --config, or run `ibdash --demo`", path)
 		}
 		return nil, fmt.Errorf("config: %s: %w", path, err)
@@ -244,11 +248,21 @@ func (c *Config) Validate() error {
 		if cons.ConsumerKey == "" {
 			return fmt.Errorf("%s: consumer_key is missing", where)
 		}
+		// IB returns "invalid consumer" for a key with a pasted space, which
+		// looks like a key still waiting for activation.
+		if strings.ContainsFunc(cons.ConsumerKey, unicode.IsSpace) {
+			return fmt.Errorf("%s: consumer_key %q contains white space; remove it", where, cons.ConsumerKey)
+		}
 		where = fmt.Sprintf("consumer %s", cons.ConsumerKey)
-		if seen[cons.ConsumerKey] {
+		// The portal upper-cases keys, so two keys that differ only in case
+		// are one portal key, once mistyped.
+		if seen[strings.ToUpper(cons.ConsumerKey)] {
 			return fmt.Errorf("%s appears twice", where)
 		}
-		seen[cons.ConsumerKey] = true
+		seen[strings.ToUpper(cons.ConsumerKey)] = true
+		if strings.ContainsFunc(cons.AccessToken, unicode.IsSpace) {
+			return fmt.Errorf("%s: access_token contains white space; paste it again from the Self-Service Portal", where)
+		}
 		for field, value := range map[string]string{
 			"access_token": cons.AccessToken, "access_token_secret": cons.AccessTokenSecret,
 			"signature_key": cons.SignatureKey, "encryption_key": cons.EncryptionKey, "dh_params": cons.DHParams,
@@ -300,6 +314,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Orders.MaxQuantity < 1 {
 		return fmt.Errorf("orders.max_quantity %d must be at least 1", c.Orders.MaxQuantity)
+	}
+	// An id that never matches IB's would silently leave the question
+	// asked.
+	for _, id := range c.Orders.SuppressQuestions {
+		if id == "" || strings.ContainsFunc(id, unicode.IsSpace) {
+			return fmt.Errorf("orders.suppress_questions: %q is not a question id such as o163", id)
+		}
 	}
 	return nil
 }

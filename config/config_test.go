@@ -107,6 +107,12 @@ consumer_key = "TESTCONS2"`, 1)
 		{"bad duration", strings.Replace(sampleConfig, `"10m"`, `"10 minutes"`, 1), "invalid duration"},
 		{"zero quantity", strings.Replace(sampleConfig, "max_quantity = 5", "max_quantity = -1", 1), "max_quantity -1"},
 		{"duplicate consumer", strings.Replace(sampleConfig, `"TESTCONS"`, `"BEARHEDGE"`, 1), "appears twice"},
+		// The portal upper-cases keys, so these two are one key.
+		{"duplicate in lower case", strings.Replace(sampleConfig, `"TESTCONS"`, `"bearhedge"`, 1), "appears twice"},
+		{"consumer key with space", strings.Replace(sampleConfig, `"BEARHEDGE"`, `"BEARHEDGE "`, 1), `consumer_key "BEARHEDGE " contains white space`},
+		{"access token with newline", strings.Replace(sampleConfig, `"9f3c1e7a5b2d4f6081ac"`, `"9f3c1e7a5b2d4f6081ac\n"`, 1), "access_token contains white space"},
+		{"empty suppressed id", strings.Replace(sampleConfig, "max_quantity = 5", "max_quantity = 5\nsuppress_questions = [\"o163\", \"\"]", 1), `orders.suppress_questions: "" is not a question id`},
+		{"suppressed id with space", strings.Replace(sampleConfig, "max_quantity = 5", "max_quantity = 5\nsuppress_questions = [\"o163 \"]", 1), `orders.suppress_questions: "o163 " is not a question id`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,6 +124,15 @@ consumer_key = "TESTCONS2"`, 1)
 				t.Errorf("error %q does not say %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestLoadMissingFileFromEnv(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "moved.toml")
+	t.Setenv(EnvPath, path)
+	_, err := Load(DefaultPath(""))
+	if err == nil || !strings.Contains(err.Error(), "$"+EnvPath) {
+		t.Errorf("error = %v, want one naming $%s as the source of the path", err, EnvPath)
 	}
 }
 
