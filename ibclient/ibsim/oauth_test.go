@@ -214,6 +214,20 @@ func TestLSTNonceReused(t *testing.T) {
 	}
 }
 
+// TestLSTReplayShortNonceWindow replays an LST request after its nonce
+// has been forgotten but while its timestamp is still within the skew.
+func TestLSTReplayShortNonceWindow(t *testing.T) {
+	e := newEnv(t, ibsim.Options{NonceWindow: time.Minute})
+	header := e.lstHeader(e.vector, "nonce-replayed", e.clock.Now().Unix())
+	if status, body := e.postLST(header); status != 200 {
+		t.Fatalf("first use: status %d, body %s", status, body)
+	}
+
+	e.clock.Advance(2 * time.Minute)
+	status, body := e.postLST(header)
+	wantEnvelope(t, status, body, "nonce already used")
+}
+
 func TestLSTRequestIDsChange(t *testing.T) {
 	e := newEnv(t, ibsim.Options{})
 	c := *e.vector

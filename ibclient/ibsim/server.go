@@ -55,7 +55,8 @@ type Options struct {
 
 	// TimestampSkew is how far an LST request's oauth_timestamp may be
 	// from the clock, either way. NonceWindow is how long a nonce stays
-	// used.
+	// used. A shorter NonceWindow than twice TimestampSkew is raised to
+	// that, so that a replayed request cannot outlive its nonce.
 	TimestampSkew time.Duration
 	NonceWindow   time.Duration
 
@@ -118,6 +119,9 @@ func (o Options) withDefaults() Options {
 	if o.NonceWindow <= 0 {
 		o.NonceWindow = DefaultNonceWindow
 	}
+	// A request dated up to TimestampSkew ahead stays acceptable until
+	// twice the skew after it arrives, so its nonce must be kept as long.
+	o.NonceWindow = max(o.NonceWindow, 2*o.TimestampSkew)
 	if o.ReplyLifetime <= 0 {
 		o.ReplyLifetime = DefaultReplyLifetime
 	}
