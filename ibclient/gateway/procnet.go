@@ -1,53 +1,60 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 )
 
-// scanProcNet reads a /proc/net/tcp or /proc/net/tcp6 table and calls
-// visit for each socket whose local port is in ports. The kernel prints
-// one socket a line after a header:
+// procReadBufferLen is the read buffer for the /proc tables. A line is
+// about 150 bytes (IPv4) or 180 bytes (IPv6), so a line always fits.
+const procReadBufferLen = 64 << 10
+
+// scanProcNet reads a /proc/net/tcp or /proc/net/tcp6 table through r
+// and calls visit for each socket whose local port is in ports. The
+// kernel prints one socket a line after a header:
 //
 //	sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
 //
 // with the address as hex "ADDR:PORT", the state st in hex and the inode
 // in decimal. Unlike netlink, the kernel formats every socket of the
-// namespace, so this is the slow path.
-func scanProcNet(path string, ports map[uint16]int, visit socketVisitor) error {
-	data, err := os.ReadFile(path)
+// namespace, so this is the slow path. The table is read line by line,
+// because it can be tens of megabytes with many sockets.
+func scanProcNet(path string, r *bufio.Reader, ports map[uint16]int, visit socketVisitor) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
+	defer f.Close()
+	r.Reset(f)
 
-	// Skip the header line.
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		data = data[i+1:]
-	} else {
-		return nil
-	}
+	for lineNo := 1; ; lineNo++ {
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return fmt.Errorf("%s line %d: longer than %d bytes, which is not a TCP socket table line", path, lineNo, r.Size())
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
 
-	for lineNo := 2; len(data) > 0; lineNo++ {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
+		// The first line is the header.
+		if lineNo > 1 && len(bytes.TrimSpace(line)) > 0 {
+			port, state, inode, parseErr := parseProcNetLine(line)
+			if parseErr != nil {
+				return fmt.Errorf("%s line %d: %w", path, lineNo, parseErr)
+			}
+			if _, ok := ports[port]; ok {
+				visit(port, state, inode)
+			}
 		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		port, state, inode, err := parseProcNetLine(line)
 		if err != nil {
-			return fmt.Errorf("%s line %d: %w", path, lineNo, err)
-		}
-		if _, ok := ports[port]; ok {
-			visit(port, state, inode)
+			return nil
 		}
 	}
-	return nil
 }
 
 // parseProcNetLine returns the local port, state and inode of one line.

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,11 +77,13 @@ type SocketScanner struct {
 	// netlink fail.
 	openDiag func() (*netlinkDiag, error)
 
-	mu       sync.Mutex
-	diag     *netlinkDiag
-	useProc  bool
-	fallback string
-	procs    *processMap
+	mu         sync.Mutex
+	diag       *netlinkDiag
+	useProc    bool
+	fallback   string
+	procReader *bufio.Reader  // reused by every /proc scan
+	records    []socketRecord // reused by every scan
+	procs      *processMap
 }
 
 // NewScanner checks opts and returns a scanner. The netlink socket is
@@ -140,8 +144,7 @@ func (s *SocketScanner) Close() error {
 	return err
 }
 
-// socketRecord is one socket on a gateway port, kept only when a
-// process is configured and so needs the inode.
+// socketRecord is one socket on a gateway port, as the kernel showed it.
 type socketRecord struct {
 	portIndex int
 	state     TCPState
@@ -192,27 +195,17 @@ func (s *SocketScanner) count(snap *Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	var records []socketRecord
-	var listening []uint32
+	// The sockets are recorded during the read and counted after it, so
+	// that a socket the kernel showed twice counts once.
+	records := s.records[:0]
 	visit := func(port uint16, state TCPState, inode uint32) {
-		i, ok := s.portSet[port]
-		if !ok {
-			return
-		}
-		stats := &snap.Ports[i]
-		if state == StateListen {
-			stats.Listening = true
-			listening = append(listening, inode)
-		} else {
-			stats.add(state)
-		}
-		if s.procs != nil {
+		if i, ok := s.portSet[port]; ok {
 			records = append(records, socketRecord{portIndex: i, state: state, inode: inode})
 		}
 	}
 
 	// In SourceAuto a netlink failure, even halfway through the dump,
-	// discards what was counted and reads /proc instead.
+	// discards what was recorded and reads /proc instead.
 	if !s.useProc {
 		err := s.readNetlink(visit)
 		switch {
@@ -223,33 +216,67 @@ func (s *SocketScanner) count(snap *Snapshot) error {
 		default:
 			s.useProc = true
 			s.fallback = err.Error()
-			records, listening = records[:0], listening[:0]
-			for i := range snap.Ports {
-				snap.Ports[i] = PortStats{Port: snap.Ports[i].Port}
-			}
+			records = records[:0]
 		}
 	}
 	if s.useProc {
 		snap.Source = "proc"
 		snap.Fallback = s.fallback
-		if err := readProcTables(s.portSet, visit); err != nil {
+		if s.procReader == nil {
+			s.procReader = bufio.NewReaderSize(nil, procReadBufferLen)
+		}
+		if err := readProcTables(s.procReader, s.portSet, visit); err != nil {
 			return err
 		}
 	}
+	records = dropRereadSockets(records)
+	s.records = records
 
+	var listening []uint32
+	for _, r := range records {
+		stats := &snap.Ports[r.portIndex]
+		if r.state == StateListen {
+			stats.Listening = true
+			listening = append(listening, r.inode)
+		} else {
+			stats.add(r.state)
+		}
+	}
 	if s.procs != nil {
-		slices.Sort(listening)
+		// The records are in inode order, so listening is sorted.
 		s.procs.update(listening)
 		s.attribute(snap, records)
 	}
 	return nil
 }
 
+// dropRereadSockets keeps one record, the last, of each socket that the
+// kernel showed twice, and returns the records in inode order. Both
+// /proc/net/tcp (one page per read) and the sock_diag dump (one batch per
+// read) are read in pieces. The kernel starts each piece at a bucket of
+// its hash table and a position in it, so a socket added to that bucket
+// in between shifts the position and one socket is shown again. Sockets
+// are identified by inode, so one without a file, such as a TIME_WAIT
+// socket, may still count twice.
+func dropRereadSockets(records []socketRecord) []socketRecord {
+	slices.SortStableFunc(records, func(a, b socketRecord) int {
+		return cmp.Compare(a.inode, b.inode)
+	})
+	kept := records[:0]
+	for i, r := range records {
+		if r.inode != 0 && i+1 < len(records) && records[i+1].inode == r.inode {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept
+}
+
 // readProcTables reads the IPv4 and IPv6 tables. A kernel without IPv6
 // has no /proc/net/tcp6.
-func readProcTables(ports map[uint16]int, visit socketVisitor) error {
+func readProcTables(r *bufio.Reader, ports map[uint16]int, visit socketVisitor) error {
 	for _, path := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		err := scanProcNet(path, ports, visit)
+		err := scanProcNet(path, r, ports, visit)
 		if err != nil && !(path == "/proc/net/tcp6" && errors.Is(err, os.ErrNotExist)) {
 			return fmt.Errorf("gateway: read socket table: %w", err)
 		}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -354,7 +355,7 @@ func TestScanProcNetFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	err := scanProcNet(path, map[uint16]int{4001: 0}, func(port uint16, state TCPState, inode uint32) {
+	err := scanProcNet(path, bufio.NewReader(nil), map[uint16]int{4001: 0}, func(port uint16, state TCPState, inode uint32) {
 		got = append(got, fmt.Sprintf("%d %v %d", port, state, inode))
 	})
 	if err != nil {
@@ -405,5 +406,32 @@ func TestScanCountsTimeWaitAndOther(t *testing.T) {
 				t.Error("Listening = false after the fixture listened again")
 			}
 		})
+	}
+}
+
+func TestDropRereadSockets(t *testing.T) {
+	records := []socketRecord{
+		{portIndex: 0, state: StateListen, inode: 50},
+		{portIndex: 0, state: StateEstablished, inode: 71},
+		{portIndex: 0, state: StateCloseWait, inode: 70},
+		{portIndex: 0, state: StateTimeWait, inode: 0},
+		// The kernel shows inode 71 again, now in CLOSE_WAIT, and a
+		// second TIME_WAIT socket, which has no inode.
+		{portIndex: 0, state: StateCloseWait, inode: 71},
+		{portIndex: 0, state: StateTimeWait, inode: 0},
+		{portIndex: 1, state: StateCloseWait, inode: 90},
+	}
+	got := dropRereadSockets(records)
+
+	var text []string
+	for _, r := range got {
+		text = append(text, fmt.Sprintf("%d:%v:%d", r.portIndex, r.state, r.inode))
+	}
+	want := []string{
+		"0:TIME_WAIT:0", "0:TIME_WAIT:0", "0:LISTEN:50",
+		"0:CLOSE_WAIT:70", "0:CLOSE_WAIT:71", "1:CLOSE_WAIT:90",
+	}
+	if strings.Join(text, " ") != strings.Join(want, " ") {
+		t.Errorf("kept %q, want %q", text, want)
 	}
 }
