@@ -28,14 +28,16 @@ func init() {
 	}
 }
 
-// Time limits of `ibdash order`. A placement whose answer does not come
-// within orderRequestTimeout is settled by looking its cOID up, never by
-// sending it again.
+// Time limits of `ibdash order`.
 const (
-	orderStartTimeout   = 60 * time.Second
-	orderRequestTimeout = 30 * time.Second
-	orderLogoutTimeout  = 10 * time.Second
+	orderStartTimeout  = 60 * time.Second
+	orderLogoutTimeout = 10 * time.Second
 )
+
+// orderRequestTimeout bounds each request of `ibdash order`. A placement
+// whose response does not come in time is settled by looking its cOID
+// up, never by sending it again. Tests shorten it.
+var orderRequestTimeout = 30 * time.Second
 
 // demoAuditLog is the audit log of --demo orders, kept apart from the
 // record of real ones.
