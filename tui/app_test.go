@@ -268,11 +268,27 @@ func TestSessionDropRings(t *testing.T) {
 	}
 }
 
+func TestReplayedRestartIsQuiet(t *testing.T) {
+	m := newSized(t, testOptions(), 120, 40)
+	r := gateway.Restart{Time: fixedNow, Reason: "port 4001: CLOSE_WAIT 21 >= 20 for 3 scans",
+		Ports: []gateway.PortCounts{{Port: 4001, Listening: true}}, Command: []string{"leaky-restart"}}
+	cmds := feed(m, GatewayRestartMsg{Restart: r, Replayed: true})
+	if cmds[0] != nil {
+		t.Errorf("replayed restart returned a command (bell or notice)")
+	}
+	if m.notice != nil {
+		t.Errorf("replayed restart raised notice %q", m.notice.text)
+	}
+	if got := screen(m); !strings.Contains(got, "last restart 19:30:00 :4001: exit 0") {
+		t.Errorf("gateway panel does not show the replayed restart:\n%s", got)
+	}
+}
+
 func TestGatewayRestartRings(t *testing.T) {
 	m := newSized(t, testOptions(), 120, 40)
 	r := gateway.Restart{Time: fixedNow, Reason: "port 4001: CLOSE_WAIT 21 >= 20 for 3 scans",
 		Ports: []gateway.PortCounts{{Port: 4001, Listening: true}}, Command: []string{"leaky-restart"}}
-	cmds := feed(m, GatewayRestartMsg{r})
+	cmds := feed(m, GatewayRestartMsg{Restart: r})
 	if !rings(cmds[0]) {
 		t.Errorf("gateway restart did not ring the bell")
 	}
@@ -286,7 +302,7 @@ func TestGatewayRestartRings(t *testing.T) {
 
 	failed := r
 	failed.Error, failed.ExitStatus = "exit status 1", 1
-	feed(m, GatewayRestartMsg{failed})
+	feed(m, GatewayRestartMsg{Restart: failed})
 	if m.notice == nil || m.notice.tone != common.ToneBad {
 		t.Errorf("failed restart notice = %+v, want a bad-tone notice", m.notice)
 	}

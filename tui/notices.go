@@ -127,6 +127,9 @@ func sessionUp(e ibclient.SessionEvent) bool {
 func (m *Model) onRestart(msg GatewayRestartMsg) tea.Cmd {
 	r := msg.info()
 	m.gateway.restart = &r
+	if msg.Replayed {
+		return nil
+	}
 	ports := portList(r.ports)
 	if r.dryRun {
 		return m.setNotice(fmt.Sprintf("Gateway %s is due a restart (dry run, not run).", ports), common.ToneWarn, true)

@@ -10,6 +10,9 @@ import (
 // recorded without running in dry-run mode.
 type GatewayRestartMsg struct {
 	Restart gateway.Restart
+	// Replayed marks an earlier restart sent to a viewer who connected
+	// after it: the panel shows it, without a notice or a bell.
+	Replayed bool
 }
 
 // info condenses the restart record for the gateway panel and the

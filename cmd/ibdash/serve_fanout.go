@@ -184,11 +184,10 @@ func (s *replayState) messages() []tea.Msg {
 	if s.session != nil {
 		out = append(out, *s.session)
 	}
-	// NOTE: a replayed restart raises the model's "Gateway was restarted"
-	// notice (and bell) on the new viewer, as if it had just happened;
-	// the gateway panel shows its real time.
 	if s.restart != nil {
-		out = append(out, *s.restart)
+		restart := *s.restart
+		restart.Replayed = true
+		out = append(out, restart)
 	}
 	if s.gateway != nil {
 		out = append(out, *s.gateway)
