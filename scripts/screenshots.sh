@@ -71,8 +71,29 @@ keys j
 sleep 0.5
 shot errors-120x40
 
-# At 80x24 the panels stack and the others collapse to a summary line.
+# The order ticket: the first listed expiry taken, the strikes listed
+# for it nearest the money first, then the what-if preview of a put
+# with a 3x stop. Nothing is submitted.
 keys BTab BTab BTab
+wait_for "▸ Consumer keys"
+keys n
+wait_for "expiries listed"
+keys Enter
+wait_for "strikes listed for"
+sleep 0.5
+shot ticket-strikes-120x40
+
+keys Enter
+wait_for "delta"
+keys Tab Tab Tab Tab Tab 3x C-s
+wait_for "enter submits this order"
+sleep 0.5
+shot ticket-preview-120x40
+keys Escape
+wait_for "Preview discarded"
+keys Escape
+
+# At 80x24 the panels stack and the others collapse to a summary line.
 tmux -L "$socket" resize-window -t "$session" -x 80 -y 24
 wait_for "▸ Consumer keys"
 sleep 0.5
