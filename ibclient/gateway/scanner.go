@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -81,9 +80,20 @@ type SocketScanner struct {
 	diag       *netlinkDiag
 	useProc    bool
 	fallback   string
-	procReader *bufio.Reader  // reused by every /proc scan
-	records    []socketRecord // reused by every scan
-	procs      *processMap
+	procReader *bufio.Reader // reused by every /proc scan
+
+	// records and recordIndex are reused by every scan. recordIndex maps
+	// an inode to its record. Both /proc/net/tcp (one page per read) and
+	// the sock_diag dump (one batch per read) come in pieces, and the
+	// kernel starts each piece at a bucket of its hash table and a
+	// position in it. A socket added to that bucket in between shifts
+	// the position, so one socket is shown again. Sockets are identified
+	// by inode, so one without a file, such as a TIME_WAIT socket, may
+	// still count twice.
+	records     []socketRecord
+	recordIndex map[uint32]int
+
+	procs *processMap
 }
 
 // NewScanner checks opts and returns a scanner. The netlink socket is
@@ -120,11 +130,12 @@ func NewScanner(opts ScanOptions) (*SocketScanner, error) {
 	}
 
 	s := &SocketScanner{
-		opts:     opts,
-		portSet:  portSet,
-		bytecode: portBytecode(opts.Ports),
-		useProc:  opts.Source == SourceProc,
-		openDiag: openNetlinkDiag,
+		opts:        opts,
+		portSet:     portSet,
+		bytecode:    portBytecode(opts.Ports),
+		useProc:     opts.Source == SourceProc,
+		openDiag:    openNetlinkDiag,
+		recordIndex: make(map[uint32]int),
 	}
 	if opts.Process != "" || opts.PID > 0 {
 		s.procs = newProcessMap(opts.Process, opts.PID, opts.ProcessRefresh, opts.Now)
@@ -196,12 +207,12 @@ func (s *SocketScanner) count(snap *Snapshot) error {
 	defer s.mu.Unlock()
 
 	// The sockets are recorded during the read and counted after it, so
-	// that a socket the kernel showed twice counts once.
+	// that a socket the kernel showed twice counts once, in the state it
+	// was last shown in.
 	records := s.records[:0]
+	clear(s.recordIndex)
 	visit := func(port uint16, state TCPState, inode uint32) {
-		if i, ok := s.portSet[port]; ok {
-			records = append(records, socketRecord{portIndex: i, state: state, inode: inode})
-		}
+		records = s.recordSocket(records, port, state, inode)
 	}
 
 	// In SourceAuto a netlink failure, even halfway through the dump,
@@ -217,6 +228,7 @@ func (s *SocketScanner) count(snap *Snapshot) error {
 			s.useProc = true
 			s.fallback = err.Error()
 			records = records[:0]
+			clear(s.recordIndex)
 		}
 	}
 	if s.useProc {
@@ -229,7 +241,6 @@ func (s *SocketScanner) count(snap *Snapshot) error {
 			return err
 		}
 	}
-	records = dropRereadSockets(records)
 	s.records = records
 
 	var listening []uint32
@@ -243,33 +254,29 @@ func (s *SocketScanner) count(snap *Snapshot) error {
 		}
 	}
 	if s.procs != nil {
-		// The records are in inode order, so listening is sorted.
+		slices.Sort(listening)
 		s.procs.update(listening)
 		s.attribute(snap, records)
 	}
 	return nil
 }
 
-// dropRereadSockets keeps one record, the last, of each socket that the
-// kernel showed twice, and returns the records in inode order. Both
-// /proc/net/tcp (one page per read) and the sock_diag dump (one batch per
-// read) are read in pieces. The kernel starts each piece at a bucket of
-// its hash table and a position in it, so a socket added to that bucket
-// in between shifts the position and one socket is shown again. Sockets
-// are identified by inode, so one without a file, such as a TIME_WAIT
-// socket, may still count twice.
-func dropRereadSockets(records []socketRecord) []socketRecord {
-	slices.SortStableFunc(records, func(a, b socketRecord) int {
-		return cmp.Compare(a.inode, b.inode)
-	})
-	kept := records[:0]
-	for i, r := range records {
-		if r.inode != 0 && i+1 < len(records) && records[i+1].inode == r.inode {
-			continue
-		}
-		kept = append(kept, r)
+// recordSocket appends a socket on a gateway port to records, or, when
+// the kernel shows a socket again, replaces the record with its inode.
+func (s *SocketScanner) recordSocket(records []socketRecord, port uint16, state TCPState, inode uint32) []socketRecord {
+	i, ok := s.portSet[port]
+	if !ok {
+		return records
 	}
-	return kept
+	r := socketRecord{portIndex: i, state: state, inode: inode}
+	if inode != 0 {
+		if at, seen := s.recordIndex[inode]; seen {
+			records[at] = r
+			return records
+		}
+		s.recordIndex[inode] = len(records)
+	}
+	return append(records, r)
 }
 
 // readProcTables reads the IPv4 and IPv6 tables. A kernel without IPv6

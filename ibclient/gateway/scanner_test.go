@@ -409,29 +409,38 @@ func TestScanCountsTimeWaitAndOther(t *testing.T) {
 	}
 }
 
-func TestDropRereadSockets(t *testing.T) {
-	records := []socketRecord{
-		{portIndex: 0, state: StateListen, inode: 50},
-		{portIndex: 0, state: StateEstablished, inode: 71},
-		{portIndex: 0, state: StateCloseWait, inode: 70},
-		{portIndex: 0, state: StateTimeWait, inode: 0},
+func TestRecordSocketDropsRepeats(t *testing.T) {
+	s := newTestScanner(t, ScanOptions{Ports: []int{4001, 4002}})
+	shown := []struct {
+		port  uint16
+		state TCPState
+		inode uint32
+	}{
+		{4001, StateListen, 50},
+		{4001, StateEstablished, 71},
+		{4001, StateCloseWait, 70},
+		{4001, StateTimeWait, 0},
+		{9999, StateCloseWait, 80}, // not a gateway port
 		// The kernel shows inode 71 again, now in CLOSE_WAIT, and a
 		// second TIME_WAIT socket, which has no inode.
-		{portIndex: 0, state: StateCloseWait, inode: 71},
-		{portIndex: 0, state: StateTimeWait, inode: 0},
-		{portIndex: 1, state: StateCloseWait, inode: 90},
+		{4001, StateCloseWait, 71},
+		{4001, StateTimeWait, 0},
+		{4002, StateCloseWait, 90},
 	}
-	got := dropRereadSockets(records)
+	var records []socketRecord
+	for _, socket := range shown {
+		records = s.recordSocket(records, socket.port, socket.state, socket.inode)
+	}
 
-	var text []string
-	for _, r := range got {
-		text = append(text, fmt.Sprintf("%d:%v:%d", r.portIndex, r.state, r.inode))
+	var got []string
+	for _, r := range records {
+		got = append(got, fmt.Sprintf("%d:%v:%d", r.portIndex, r.state, r.inode))
 	}
 	want := []string{
-		"0:TIME_WAIT:0", "0:TIME_WAIT:0", "0:LISTEN:50",
-		"0:CLOSE_WAIT:70", "0:CLOSE_WAIT:71", "1:CLOSE_WAIT:90",
+		"0:LISTEN:50", "0:CLOSE_WAIT:71", "0:CLOSE_WAIT:70",
+		"0:TIME_WAIT:0", "0:TIME_WAIT:0", "1:CLOSE_WAIT:90",
 	}
-	if strings.Join(text, " ") != strings.Join(want, " ") {
-		t.Errorf("kept %q, want %q", text, want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("records = %q, want %q", got, want)
 	}
 }
