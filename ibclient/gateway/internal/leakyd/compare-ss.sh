@@ -37,8 +37,8 @@ for _ in $(seq 600); do
   sleep 0.1
 done
 echo "port $port: $count CLOSE_WAIT sockets"
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr), $(go version | cut -d' ' -f3)"
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/{print $2}') GiB, $(uname -sr), $(go version | cut -d' ' -f3), $(hyperfine --version)"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$work/ibdash" monitor --once --port "$port" --threshold 1000000
 
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/times.json" \
@@ -49,5 +49,7 @@ python3 - "$work/times.json" <<'PY'
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
     cmd = r["command"].split("/")[-1] if "ibdash" in r["command"] else r["command"]
-    print(f'median {r["median"]*1000:7.1f} ms  min {r["min"]*1000:7.1f} ms  max {r["max"]*1000:7.1f} ms  {cmd}')
+    print(f'median {r["median"]*1000:7.1f} ms  min {r["min"]*1000:7.1f} ms  max {r["max"]*1000:7.1f} ms'
+          f'  user {r["user"]*1000:5.1f} ms  system {r["system"]*1000:5.1f} ms  {cmd}')
 PY
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
