@@ -42,6 +42,7 @@ type Client struct {
 	agent     string
 
 	requestTimeout   time.Duration
+	orderTimeout     time.Duration // bounds each placement and reply request
 	snapshotAttempts int
 	snapshotPause    time.Duration
 
@@ -248,6 +249,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		maxBytes:         s.maxBytes,
 		agent:            s.agent,
 		requestTimeout:   s.requestTimeout,
+		orderTimeout:     defaultOrderTimeout,
 		snapshotAttempts: s.snapshotAttempts,
 		snapshotPause:    s.snapshotPause,
 		contracts:        contractCache{entries: map[infoKey]cachedInfo{}},

@@ -54,6 +54,11 @@ const (
 	// call per 5 s, and its first response may be empty.
 	lookupAttempts = 3
 	lookupTimeout  = 30 * time.Second
+	// defaultOrderTimeout bounds each placement and reply request, even
+	// without WithRequestTimeout or a context deadline, so that an IB
+	// that never responds ends in the lookup instead of holding the ticket.
+	// NOTE: 60 s is a guess well above IB's usual second or two.
+	defaultOrderTimeout = 60 * time.Second
 )
 
 // Ticket is one order as the user enters it: a parent order and the stop
@@ -368,7 +373,9 @@ func (c *Client) PlaceTicket(ctx context.Context, t Ticket, ask Asker, suppress 
 // found.
 func (c *Client) PlaceOrders(ctx context.Context, account, coid string, orders []Order, ask Asker, suppress []string) (*Placement, error) {
 	p := &Placement{COID: coid}
-	reply, err := c.PlaceOrder(ctx, account, orders)
+	reply, err := withOrderTimeout(ctx, c.orderTimeout, func(ctx context.Context) (*OrderReply, error) {
+		return c.PlaceOrder(ctx, account, orders)
+	})
 	for round := 0; ; round++ {
 		if err != nil {
 			return c.settle(ctx, account, p, err)
@@ -395,8 +402,18 @@ func (c *Client) PlaceOrders(ctx context.Context, account, coid string, orders [
 			p.Outcome, p.Err = OutcomeDeclined, askErr
 			return p, askErr
 		}
-		reply, err = c.Reply(ctx, q.ID, true)
+		reply, err = withOrderTimeout(ctx, c.orderTimeout, func(ctx context.Context) (*OrderReply, error) {
+			return c.Reply(ctx, q.ID, true)
+		})
 	}
+}
+
+// withOrderTimeout runs one order request under timeout. The user's
+// time to answer a question is not part of it.
+func withOrderTimeout(ctx context.Context, timeout time.Duration, fn func(context.Context) (*OrderReply, error)) (*OrderReply, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return fn(ctx)
 }
 
 // decide confirms a question whose ids are all suppressed, and puts any
