@@ -128,7 +128,26 @@ func checkConsumer(ctx context.Context, w io.Writer, cfg *config.Config, cons *c
 		return false
 	}
 
-	ok = step(ctx, w, "GET iserver/accounts (retried while IB answers no bridge)", func(ctx context.Context) (string, error) {
+	// From here on a brokerage session is open, so it is closed whether
+	// the remaining steps succeed or not.
+	if !checkBrokerageSession(ctx, w, client) {
+		step(context.WithoutCancel(ctx), w, "POST logout (after the failure)", func(ctx context.Context) (string, error) {
+			return "session closed", client.Logout(ctx)
+		})
+		return false
+	}
+
+	// The check leaves no brokerage session behind to compete with the
+	// dashboard or TWS.
+	return step(ctx, w, "POST logout", func(ctx context.Context) (string, error) {
+		return "session closed", client.Logout(ctx)
+	})
+}
+
+// checkBrokerageSession runs and prints the steps after ssodh/init and
+// reports whether all of them succeeded.
+func checkBrokerageSession(ctx context.Context, w io.Writer, client *ibclient.Client) bool {
+	ok := step(ctx, w, "GET iserver/accounts (retried while IB answers no bridge)", func(ctx context.Context) (string, error) {
 		accounts, attempts, err := accountsAfterBridge(ctx, client)
 		if err != nil {
 			return "", err
@@ -139,7 +158,7 @@ func checkConsumer(ctx context.Context, w io.Writer, cfg *config.Config, cons *c
 		return false
 	}
 
-	ok = step(ctx, w, "GET iserver/auth/status", func(ctx context.Context) (string, error) {
+	return step(ctx, w, "GET iserver/auth/status", func(ctx context.Context) (string, error) {
 		status, err := client.AuthStatus(ctx)
 		if err != nil {
 			return "", err
@@ -148,15 +167,6 @@ func checkConsumer(ctx context.Context, w io.Writer, cfg *config.Config, cons *c
 			return "", fmt.Errorf("session is not authenticated: %s", describeStatus(status))
 		}
 		return describeStatus(status), nil
-	})
-	if !ok {
-		return false
-	}
-
-	// The check leaves no brokerage session behind to compete with the
-	// dashboard or TWS.
-	return step(ctx, w, "POST logout", func(ctx context.Context) (string, error) {
-		return "session closed", client.Logout(ctx)
 	})
 }
 

@@ -154,3 +154,24 @@ func TestAuthBrokenKeyFile(t *testing.T) {
 		t.Errorf("output does not name the broken file:\n%s", stdout)
 	}
 }
+
+// TestAuthLogsOutAfterLaterFailure makes the accounts step fail after
+// ssodh/init started a brokerage session, which must not be left open to
+// compete with the dashboard or TWS.
+func TestAuthLogsOutAfterLaterFailure(t *testing.T) {
+	configPath, demo := startAuthSim(t)
+	if _, err := demo.Server.AddFault(ibsim.Fault{Kind: ibsim.FaultServerError, Status: 500, PathPrefix: "/iserver/accounts"}); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, _ := runCommand(t, "--config", configPath, "auth", "--consumer", ibsim.DemoTradingKey)
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitFailure, stdout)
+	}
+	if !strings.Contains(stdout, "POST logout") {
+		t.Errorf("output shows no logout after the failure:\n%s", stdout)
+	}
+	if demo.Server.Session(ibsim.DemoTradingKey).Initialized {
+		t.Error("the brokerage session is still open after auth failed")
+	}
+}
