@@ -232,6 +232,9 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 			unsigned.Transport = base
 		}
 	}
+	if unsigned.CheckRedirect == nil {
+		unsigned.CheckRedirect = stopAtRedirect
+	}
 	signed := *unsigned
 	if s.source != nil {
 		signed.Transport = &Transport{Base: base, Source: s.source, SignQuery: s.signQuery, Now: s.now, Agent: s.agent}
@@ -255,6 +258,11 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		contracts:        contractCache{entries: map[infoKey]cachedInfo{}},
 	}, nil
 }
+
+// stopAtRedirect returns a 3xx response as it is. Go's client would
+// otherwise send a 307 or 308 POST, such as an order, again to the new
+// location, and IB's API does not redirect.
+func stopAtRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // newTransport clones Go's default transport with IB-sized idle settings.
 func newTransport() *http.Transport {

@@ -249,3 +249,31 @@ func TestClientRetryAfterLongerThanPenalty(t *testing.T) {
 		})
 	}
 }
+
+// TestClientDoesNotFollowRedirects sends an order to a server that
+// redirects it with 307, which would make Go's client send the POST
+// again to the new location.
+func TestClientDoesNotFollowRedirects(t *testing.T) {
+	var posts atomic.Int32
+	c := plainServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			posts.Add(1)
+		}
+		if strings.HasSuffix(r.URL.Path, "/elsewhere") {
+			writeJSON(w, http.StatusOK, []map[string]string{{"order_id": "1", "order_status": "Submitted"}})
+			return
+		}
+		http.Redirect(w, r, "/v1/api/elsewhere", http.StatusTemporaryRedirect)
+	})
+
+	p, err := c.PlaceOrders(context.Background(), fakeAccount, "ibdash-redirect", testOrders(t, "ibdash-redirect"), nil, nil)
+	if err == nil {
+		t.Fatalf("PlaceOrders through a redirect succeeded: %+v", p)
+	}
+	if got := posts.Load(); got != 1 {
+		t.Errorf("order POSTs = %d, want 1: a redirect must not send the order again", got)
+	}
+	if !strings.Contains(err.Error(), "redirect") || !strings.Contains(err.Error(), "/v1/api/elsewhere") {
+		t.Errorf("error %q does not name the redirect and its target", err)
+	}
+}

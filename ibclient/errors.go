@@ -211,7 +211,10 @@ func CheckResponse(resp *http.Response, body []byte) error {
 	}
 
 	apiErr := &APIError{StatusCode: resp.StatusCode, Endpoint: endpointOf(resp)}
+	redirect := resp.StatusCode >= 300 && resp.StatusCode < 400
 	switch {
+	case redirect:
+		apiErr.Message = fmt.Sprintf("redirected to %s, which ibdash does not follow; check base_url", truncate(resp.Header.Get("Location"), 120))
 	case hasError:
 		apiErr.RequestID, apiErr.Message = ParseEnvelope(*eb.Error)
 	case jsonErr == nil && eb.Message != "":
@@ -225,7 +228,7 @@ func CheckResponse(resp *http.Response, body []byte) error {
 	if resp.StatusCode == http.StatusTooManyRequests {
 		apiErr.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
-	if apiErr.Kind == KindUnknown && jsonErr != nil && len(body) > 0 {
+	if apiErr.Kind == KindUnknown && jsonErr != nil && len(body) > 0 && !redirect {
 		apiErr.Kind = KindMalformed
 	}
 	return apiErr

@@ -85,7 +85,7 @@ func NewWatcher(cfg WatcherConfig, consumers []WatchedConsumer) (*Watcher, error
 	cfg.ErrorBackoff = orDefault(cfg.ErrorBackoff, defaultErrorBackoff)
 	cfg.CheckTimeout = orDefault(cfg.CheckTimeout, 30*time.Second)
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Transport: newTransport()}
+		cfg.HTTP = &http.Client{Transport: newTransport(), CheckRedirect: stopAtRedirect}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
