@@ -131,6 +131,53 @@ func TestArrowsMoveOnlyFocusedPanel(t *testing.T) {
 	}
 }
 
+// TestListKeysInEveryPanel presses the movement keys in each panel with
+// a list: arrows and vim keys move by one, g/home and G/end jump to the
+// ends, and the selection stops at the first and last row.
+func TestListKeysInEveryPanel(t *testing.T) {
+	m := newSized(t, testOptions(), 120, 40)
+	feed(m, sampleData()...)
+	feed(m, common.ErrorMsg{Source: "orders", Err: errBoom})
+	feed(m, OrdersMsg{Orders: []Order{liveBracket(), sampleData()[6].(OrdersMsg).Orders[0]}})
+	panels := []struct {
+		panel    panel
+		selected func() int
+		rows     int
+	}{
+		{m.keys, func() int { return m.keys.selected }, 3},
+		{m.errors, func() int { return m.errors.selected }, 3},
+		{m.orders, func() int { return m.orders.selected }, 2},
+	}
+	keyEnd := tea.KeyPressMsg{Code: tea.KeyEnd}
+	keyHome := tea.KeyPressMsg{Code: tea.KeyHome}
+	keyUp := tea.KeyPressMsg{Code: tea.KeyUp}
+	steps := []struct {
+		name string
+		key  tea.KeyPressMsg
+		want func(rows int) int
+	}{
+		{"G", keyRune('G'), func(rows int) int { return rows - 1 }},
+		{"j at the end", keyRune('j'), func(rows int) int { return rows - 1 }},
+		{"k", keyRune('k'), func(rows int) int { return rows - 2 }},
+		{"g", keyRune('g'), func(int) int { return 0 }},
+		{"up at the top", keyUp, func(int) int { return 0 }},
+		{"down", keyDown, func(int) int { return 1 }},
+		{"end", keyEnd, func(rows int) int { return rows - 1 }},
+		{"home", keyHome, func(int) int { return 0 }},
+	}
+	for _, p := range panels {
+		for m.panels[m.focus] != p.panel {
+			press(m, keyTab)
+		}
+		for _, step := range steps {
+			press(m, step.key)
+			if got, want := p.selected(), step.want(p.rows); got != want {
+				t.Errorf("%s: %s selects row %d, want %d", p.panel.Title(), step.name, got, want)
+			}
+		}
+	}
+}
+
 // recorder is the Recheck and CancelOrder funcs of a test: it records
 // each call and returns the configured error.
 type recorder struct {

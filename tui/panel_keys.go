@@ -76,6 +76,10 @@ func (p *keysPanel) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 			p.selected = max(p.selected-1, 0)
 		case key.Matches(msg, km.Down):
 			p.selected = min(p.selected+1, max(len(p.order)-1, 0))
+		case key.Matches(msg, km.Top):
+			p.selected = 0
+		case key.Matches(msg, km.Bottom):
+			p.selected = max(len(p.order)-1, 0)
 		case key.Matches(msg, km.Recheck):
 			if k, ok := p.selectedKey(); ok {
 				return p, func() tea.Msg { return recheckRequestMsg{consumerKey: k} }
@@ -96,7 +100,7 @@ func (p *keysPanel) ShortHelp() []key.Binding {
 
 func (p *keysPanel) FullHelp() [][]key.Binding {
 	km := p.common.KeyMap
-	return [][]key.Binding{{km.Up, km.Down, km.Recheck}}
+	return [][]key.Binding{{km.Up, km.Down, km.Top, km.Bottom, km.Recheck}}
 }
 
 // keyLines returns the rows for one consumer key: its name and badge,

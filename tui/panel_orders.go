@@ -84,6 +84,10 @@ func (p *ordersPanel) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 			p.selected = max(p.selected-1, 0)
 		case key.Matches(msg, km.Down):
 			p.selected = min(p.selected+1, max(len(p.orders)-1, 0))
+		case key.Matches(msg, km.Top):
+			p.selected = 0
+		case key.Matches(msg, km.Bottom):
+			p.selected = max(len(p.orders)-1, 0)
 		case key.Matches(msg, km.Cancel):
 			if p.selected < len(p.orders) {
 				o := p.orders[p.selected]
@@ -105,7 +109,7 @@ func (p *ordersPanel) ShortHelp() []key.Binding {
 
 func (p *ordersPanel) FullHelp() [][]key.Binding {
 	km := p.common.KeyMap
-	return [][]key.Binding{{km.Up, km.Down, km.Cancel}}
+	return [][]key.Binding{{km.Up, km.Down, km.Top, km.Bottom, km.Cancel}}
 }
 
 func (p *ordersPanel) Lines(width int) int {
