@@ -185,7 +185,9 @@ func (m *Model) ShortHelp() []key.Binding {
 	k := m.keys
 	switch m.step {
 	case stepEdit:
-		return []key.Binding{k.Next, k.Accept, k.Toggle, k.Preview, k.Back}
+		// Preview and close first: the help bar cuts what does not fit
+		// at 80 columns from the end.
+		return []key.Binding{k.Preview, k.Back, k.Next, k.Accept, k.Toggle}
 	case stepPreview:
 		return []key.Binding{k.Submit, k.Back}
 	case stepQuestion:

@@ -494,8 +494,8 @@ func newKeyMap(common *common.KeyMap) keyMap {
 	return keyMap{
 		Next:    key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab/↓", "next field")),
 		Prev:    key.NewBinding(key.WithKeys("shift+tab", "up"), key.WithHelp("shift+tab/↑", "previous field")),
-		Accept:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "take value, next")),
-		Toggle:  key.NewBinding(key.WithKeys("space", "left", "right"), key.WithHelp("space/←→", "change")),
+		Accept:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "take")),
+		Toggle:  key.NewBinding(key.WithKeys("space", "left", "right"), key.WithHelp("←→/space", "change")),
 		Preview: key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "preview")),
 		Submit:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "submit to IB")),
 		Yes:     common.Yes,
