@@ -232,3 +232,26 @@ func TestConsumerLoadWarnings(t *testing.T) {
 		t.Errorf("mode warning %q does not name the file, its mode and the fix", warnings[1])
 	}
 }
+
+// FuzzLoad checks that no config file makes Load panic, and that a file
+// it accepts passes Validate again.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(sampleConfig))
+	f.Add([]byte("\ufeffbase_url = \"https://api.ibkr.com/v1/api\"\n"))
+	f.Add([]byte("[gateway]\ncooldown = \"-5m\"\nports = [0]\n"))
+	f.Add([]byte("[[consumers]]\nconsumer_key = \" A \"\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "config.toml")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(path)
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Load accepted a config that Validate rejects: %v", err)
+		}
+	})
+}
