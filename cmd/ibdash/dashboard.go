@@ -68,7 +68,7 @@ func runDashboard(ctx context.Context, env *environment, args []string) int {
 	defer cancel()
 	d := &dashboard{env: env, logger: env.logger, ready: make(chan struct{})}
 	p := tea.NewProgram(tui.New(d.options(cfg)), tea.WithContext(ctx),
-		tea.WithInput(env.stdin), tea.WithOutput(env.stdout))
+		tea.WithInput(env.stdin), tea.WithOutput(env.stdout), tea.WithFPS(tui.FrameRate))
 	d.program = p
 
 	// Everything slow (key generation on the first demo run, the LST
