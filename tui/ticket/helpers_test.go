@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 // simEnv is the simulator with a desk on its trading session.
 type simEnv struct{ *simtest.Env }
 
-func newSimEnv(t *testing.T) *simEnv { return &simEnv{simtest.New(t)} }
+func newSimEnv(t testing.TB) *simEnv { return &simEnv{simtest.New(t)} }
 
 // options returns ticket options on the env's desk.
 func (e *simEnv) options(gate *Gate) Options {
@@ -39,12 +39,12 @@ func (e *simEnv) options(gate *Gate) Options {
 // driver runs a ticket as Bubble Tea would: each command on its own
 // goroutine, each message back through Update on the test's goroutine.
 type driver struct {
-	t    *testing.T
+	t    testing.TB
 	m    *Model
 	msgs chan tea.Msg
 }
 
-func newDriver(t *testing.T, e *simEnv, opts Options) *driver {
+func newDriver(t testing.TB, e *simEnv, opts Options) *driver {
 	t.Helper()
 	c := common.New()
 	c.Clock = e.Clock.Now

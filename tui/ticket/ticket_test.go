@@ -15,7 +15,7 @@ import (
 
 // fillPut loads the chain and fills in a put nearest the money on the
 // first monthly expiry with the pickers, leaving the stop for the test.
-func fillPut(t *testing.T, d *driver, e *simEnv) ibsim.Option {
+func fillPut(t testing.TB, d *driver, e *simEnv) ibsim.Option {
 	t.Helper()
 	d.waitFor("the chain", func() bool { return d.m.step == stepEdit })
 	put := e.NearPut(t, "20250815")
