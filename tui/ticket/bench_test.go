@@ -7,8 +7,8 @@ import (
 )
 
 // BenchmarkView renders the ticket at 120x37, the box it gets in a
-// 120x40 terminal, with data from the simulator: the form with the
-// strikes listed and the quote loaded, then IB's what-if preview.
+// 120x40 terminal, with data from the simulator. It times the form with
+// the strikes listed and the quote loaded, then IB's what-if preview.
 func BenchmarkView(b *testing.B) {
 	e := newSimEnv(b)
 	d := newDriver(b, e, e.options(nil))

@@ -185,8 +185,8 @@ func (m *Model) ShortHelp() []key.Binding {
 	k := m.keys
 	switch m.step {
 	case stepEdit:
-		// Preview and close first: the help bar cuts what does not fit
-		// at 80 columns from the end.
+		// Preview and close come first, because the help bar cuts what
+		// does not fit (at 80 columns) from the end.
 		return []key.Binding{k.Preview, k.Back, k.Next, k.Accept, k.Toggle}
 	case stepPreview:
 		return []key.Binding{k.Submit, k.Back}
