@@ -69,6 +69,9 @@ type RateLimiter struct {
 
 	mu    sync.Mutex
 	until time.Time
+
+	// takeMu makes taking tokens from two buckets one step.
+	takeMu sync.Mutex
 }
 
 // NewRateLimiter returns a limiter with IB's per-endpoint table and the
@@ -140,22 +143,68 @@ func endpointRules() []endpointRule {
 // Wait blocks until a request to path (relative to the base URL, such as
 // "iserver/account/orders") may be sent, or ctx ends. During a 429
 // penalty it returns a *PenaltyError at once.
+//
+// The endpoint's token and the global one are taken together, at the
+// moment both are free. Taking the endpoint's token first and then
+// waiting for the global one would let the request leave later than its
+// token was taken, so the next request to the endpoint could follow it
+// closer than the endpoint's limit.
 func (l *RateLimiter) Wait(ctx context.Context, method, path string) error {
 	if until := l.PenaltyUntil(); !until.IsZero() {
 		return &PenaltyError{Endpoint: method + " " + path, Until: until}
 	}
-	for _, r := range l.rules {
-		if r.matches(method, path) {
-			if err := r.limiter.Wait(ctx); err != nil {
-				return fmt.Errorf("ibclient: %s %s: waiting for the endpoint's rate limit: %w", method, path, err)
-			}
-			break
+	endpoint := l.endpointLimiter(method, path)
+	for {
+		delay := l.take(endpoint)
+		if delay == 0 {
+			return nil
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
+			return fmt.Errorf("ibclient: %s %s: the rate limit delays the request by %s, past the context's deadline", method, path, delay.Round(time.Millisecond))
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("ibclient: %s %s: waiting for the rate limit: %w", method, path, ctx.Err())
+		case <-timer.C:
 		}
 	}
-	if err := l.global.Wait(ctx); err != nil {
-		return fmt.Errorf("ibclient: %s %s: waiting for the global rate limit: %w", method, path, err)
+}
+
+// endpointLimiter returns the bucket of the first rule that matches, or
+// nil when only the global limit applies.
+func (l *RateLimiter) endpointLimiter(method, path string) *rate.Limiter {
+	for _, r := range l.rules {
+		if r.matches(method, path) {
+			return r.limiter
+		}
 	}
 	return nil
+}
+
+// take takes a token from the global bucket and from endpoint (when not
+// nil) if both have one now, and returns 0. Otherwise it takes none and
+// returns how long to wait before trying again.
+func (l *RateLimiter) take(endpoint *rate.Limiter) time.Duration {
+	l.takeMu.Lock()
+	defer l.takeMu.Unlock()
+
+	now := time.Now()
+	reservations := []*rate.Reservation{l.global.ReserveN(now, 1)}
+	if endpoint != nil {
+		reservations = append(reservations, endpoint.ReserveN(now, 1))
+	}
+	var delay time.Duration
+	for _, r := range reservations {
+		delay = max(delay, r.DelayFrom(now))
+	}
+	if delay > 0 {
+		for _, r := range reservations {
+			r.CancelAt(now)
+		}
+	}
+	return delay
 }
 
 // Penalize starts (or extends) the penalty window at now and returns its

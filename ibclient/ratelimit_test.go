@@ -117,3 +117,44 @@ func TestNewRateLimiterBounds(t *testing.T) {
 		t.Errorf("global 50: %v", err)
 	}
 }
+
+// TestRateLimitEndpointSpacingUnderLoad keeps other requests queued on
+// the global limit while two live-orders calls go out: the second must
+// still follow the first by the endpoint's own limit, which fails when
+// the endpoint's token is taken before the wait for the global one.
+func TestRateLimitEndpointSpacingUnderLoad(t *testing.T) {
+	t.Parallel()
+	l, err := ibclient.NewRateLimiter(ibclient.RateLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 3 {
+				if err := l.Wait(ctx, "GET", "iserver/accounts"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let the others take the global limit first
+
+	var sent [2]time.Time
+	for i := range sent {
+		if err := l.Wait(ctx, "GET", "iserver/account/orders"); err != nil {
+			t.Fatalf("live orders %d: %v", i, err)
+		}
+		sent[i] = time.Now()
+	}
+	wg.Wait()
+
+	// IB allows one live-orders call per 5 s.
+	if gap := sent[1].Sub(sent[0]); gap < 5*time.Second {
+		t.Errorf("second live-orders call left %s after the first, closer than IB's 5 s limit", gap)
+	}
+}
