@@ -313,7 +313,7 @@ func (s *sshServer) newProgram(sess ssh.Session) *tea.Program {
 
 	// The server handles SIGINT and SIGTERM itself, so a program must not
 	// take them as the key presses of its viewer.
-	p := tea.NewProgram(model, append(bubbletea.MakeOptions(sess), tea.WithoutSignalHandler())...)
+	p := tea.NewProgram(model, append(bubbletea.MakeOptions(sess), tea.WithoutSignalHandler(), tea.WithFPS(tui.FrameRate))...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
