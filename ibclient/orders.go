@@ -510,6 +510,7 @@ type LiveOrder struct {
 	OrderID           FlexString `json:"orderId"`
 	OrderRef          string     `json:"order_ref"` // the cOID
 	Ticker            string     `json:"ticker"`
+	Contract          string     `json:"description1"` // such as "SPY AUG 15 '25 600 Put"
 	Description       string     `json:"orderDesc"`
 	Status            string     `json:"status"`
 	OrderType         string     `json:"orderType"`

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -322,6 +323,16 @@ func TestSimDuplicateCOID(t *testing.T) {
 	}
 	if parents, _ := env.bookByCOID("ibdash-sim-dup"); parents != 1 {
 		t.Errorf("book has %d orders with the cOID, want 1", parents)
+	}
+
+	live, err := s.Client().LiveOrders(ctx, s.Account())
+	if err != nil {
+		t.Fatalf("LiveOrders: %v", err)
+	}
+	for _, o := range live {
+		if o.OrderRef == "ibdash-sim-dup" && !strings.HasPrefix(o.Contract, "SPY ") {
+			t.Errorf("live order contract = %q, want IB's description1 naming the option", o.Contract)
+		}
 	}
 }
 

@@ -79,13 +79,18 @@ func legOf(role string, o ibclient.LiveOrder) Leg {
 		Filled: float64(o.FilledQuantity), Size: float64(o.TotalSize)}
 }
 
+// describeLive describes an order as IB does, after its contract when IB
+// names it, so that two orders on different strikes can be told apart.
 func describeLive(o ibclient.LiveOrder) string {
-	if o.Description != "" {
-		return o.Description
+	text := o.Description
+	if text == "" {
+		text = fmt.Sprintf("%s %g %s %s", o.Side, float64(o.TotalSize), o.Ticker, o.OrderType)
+		if o.Price > 0 {
+			text += fmt.Sprintf(" %.2f", float64(o.Price))
+		}
 	}
-	text := fmt.Sprintf("%s %g %s %s", o.Side, float64(o.TotalSize), o.Ticker, o.OrderType)
-	if o.Price > 0 {
-		text += fmt.Sprintf(" %.2f", float64(o.Price))
+	if o.Contract != "" {
+		return o.Contract + " · " + text
 	}
 	return text
 }

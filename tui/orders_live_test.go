@@ -8,7 +8,7 @@ import (
 
 func TestOrdersFromLivePairsStops(t *testing.T) {
 	live := []ibclient.LiveOrder{
-		{OrderID: "101", OrderRef: "ibdash-a", Conid: 7, Side: "BUY", OrderType: "Limit", Status: "Filled", TotalSize: 1, FilledQuantity: 1, Description: "Bought 1 SPY Limit 4.15"},
+		{OrderID: "101", OrderRef: "ibdash-a", Conid: 7, Side: "BUY", OrderType: "Limit", Status: "Filled", TotalSize: 1, FilledQuantity: 1, Description: "Bought 1 SPY Limit 4.15", Contract: "SPY AUG 15 '25 600 Put"},
 		{OrderID: "102", Conid: 7, Side: "SELL", OrderType: "Stop", Status: "PreSubmitted", TotalSize: 1},
 		{OrderID: "205", OrderRef: "ibdash-b", Conid: 9, Side: "SELL", OrderType: "Limit", Status: "Submitted", TotalSize: 2, Ticker: "SPY", Price: 3.1},
 		{OrderID: "206", Conid: 9, Side: "BUY", OrderType: "Stop", Status: "PreSubmitted", TotalSize: 2},
@@ -29,6 +29,9 @@ func TestOrdersFromLivePairsStops(t *testing.T) {
 	}
 	if got[2].ID != "101" || len(got[2].Legs) != 2 || got[2].Legs[1].Status != "PreSubmitted" {
 		t.Errorf("first bracket = %+v, want 101 with stop 102", got[2])
+	}
+	if got[2].Description != "SPY AUG 15 '25 600 Put · Bought 1 SPY Limit 4.15" {
+		t.Errorf("description with contract = %q", got[2].Description)
 	}
 	if got[2].Legs[0].Filled != 1 || got[2].Legs[0].Size != 1 {
 		t.Errorf("parent fill = %g/%g, want 1/1", got[2].Legs[0].Filled, got[2].Legs[0].Size)
