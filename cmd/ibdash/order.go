@@ -375,9 +375,9 @@ func printPreview(w io.Writer, p *orderform.Plan, preview *ibclient.Preview) {
 		fmt.Fprintf(w, "  (market data %s)", q.Availability)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "What-if   amount %s, commission %s, total %s\n", money(preview.Amount), money(preview.Commission), money(preview.Total))
+	fmt.Fprintf(w, "What-if   amount %s, commission %s, total %s\n", orderform.FormatMoney(preview.Amount), orderform.FormatMoney(preview.Commission), orderform.FormatMoney(preview.Total))
 	fmt.Fprintf(w, "          equity %s, initial margin %s, maintenance margin %s\n",
-		change(preview.Equity), change(preview.Initial), change(preview.Maintenance))
+		orderform.FormatChange(preview.Equity), orderform.FormatChange(preview.Initial), orderform.FormatChange(preview.Maintenance))
 	if preview.Warning != "" {
 		fmt.Fprintf(w, "          warning: %s\n", preview.Warning)
 	}
@@ -388,21 +388,6 @@ func printPreview(w io.Writer, p *orderform.Plan, preview *ibclient.Preview) {
 		fmt.Fprintf(w, "Tick      %s\n", strings.TrimPrefix(p.TickNote, "tick "))
 	}
 	fmt.Fprintf(w, "cOID      %s\n", p.COID)
-}
-
-func money(m ibclient.Money) string {
-	if !m.Valid {
-		return "-"
-	}
-	return strings.TrimSpace(orderform.FormatPrice(m.Value) + " " + m.Currency)
-}
-
-// change writes one what-if line as "current → after (change)".
-func change(c ibclient.MarginChange) string {
-	if !c.Change.Valid {
-		return "-"
-	}
-	return fmt.Sprintf("%s → %s (%+g)", c.Current, c.After, c.Change.Value)
 }
 
 // printLeg writes one leg of a placed order: its order, id and status.

@@ -376,3 +376,21 @@ func FormatPrice(p float64) string {
 
 // FormatStrike writes a strike without trailing zeros: 500, 502.5.
 func FormatStrike(k float64) string { return strconv.FormatFloat(k, 'f', -1, 64) }
+
+// FormatMoney writes an amount of IB's what-if with its currency, such
+// as "1.05 USD", or "-" when IB sent none.
+func FormatMoney(m ibclient.Money) string {
+	if !m.Valid {
+		return "-"
+	}
+	return strings.TrimSpace(FormatPrice(m.Value) + " " + m.Currency)
+}
+
+// FormatChange writes one line of IB's what-if as "current → after
+// (change)", or "-" when IB sent no change.
+func FormatChange(c ibclient.MarginChange) string {
+	if !c.Change.Valid {
+		return "-"
+	}
+	return fmt.Sprintf("%s → %s (%+g)", c.Current, c.After, c.Change.Value)
+}

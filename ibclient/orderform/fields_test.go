@@ -403,3 +403,24 @@ func TestFormatPrice(t *testing.T) {
 		t.Errorf("FormatStrike(502.5) = %q", got)
 	}
 }
+
+func TestFormatWhatIf(t *testing.T) {
+	money := ibclient.Money{Number: ibclient.Number{Value: 1.05, Valid: true}, Currency: "USD"}
+	if got := FormatMoney(money); got != "1.05 USD" {
+		t.Errorf("FormatMoney = %q, want 1.05 USD", got)
+	}
+	if got := FormatMoney(ibclient.Money{}); got != "-" {
+		t.Errorf("FormatMoney of nothing = %q, want -", got)
+	}
+	change := ibclient.MarginChange{
+		Current: ibclient.Number{Value: 1000, Valid: true},
+		Change:  ibclient.Number{Value: -12.5, Valid: true},
+		After:   ibclient.Number{Value: 987.5, Valid: true},
+	}
+	if got := FormatChange(change); got != "1000 → 987.5 (-12.5)" {
+		t.Errorf("FormatChange = %q", got)
+	}
+	if got := FormatChange(ibclient.MarginChange{}); got != "-" {
+		t.Errorf("FormatChange of nothing = %q, want -", got)
+	}
+}

@@ -240,10 +240,10 @@ func (m *Model) previewLines(width int) []string {
 	}
 	if w != nil {
 		lines = append(lines,
-			row("What-if", fmt.Sprintf("commission %s, total %s", money(w.Commission), money(w.Total))),
-			row("", "equity "+change(w.Equity)),
-			row("", "initial margin "+change(w.Initial)),
-			row("", "maintenance margin "+change(w.Maintenance)))
+			row("What-if", fmt.Sprintf("commission %s, total %s", orderform.FormatMoney(w.Commission), orderform.FormatMoney(w.Total))),
+			row("", "equity "+orderform.FormatChange(w.Equity)),
+			row("", "initial margin "+orderform.FormatChange(w.Initial)),
+			row("", "maintenance margin "+orderform.FormatChange(w.Maintenance)))
 		if w.Warning != "" {
 			lines = append(lines, row("Warning", st.Warn.Render(w.Warning)))
 		}
@@ -261,20 +261,6 @@ func (m *Model) previewLines(width int) []string {
 		lines = append(lines, st.Warn.Render("enter submits this order and its stop to IB; esc goes back to the form."))
 	}
 	return lines
-}
-
-func money(v ibclient.Money) string {
-	if !v.Valid {
-		return "-"
-	}
-	return strings.TrimSpace(orderform.FormatPrice(v.Value) + " " + v.Currency)
-}
-
-func change(c ibclient.MarginChange) string {
-	if !c.Change.Valid {
-		return "-"
-	}
-	return fmt.Sprintf("%s → %s (%+g)", c.Current, c.After, c.Change.Value)
 }
 
 // placingLines shows the order being placed, the answers so far and the
