@@ -242,7 +242,7 @@ func (a *Authenticator) LiveSessionToken(ctx context.Context) (*LiveSessionToken
 		return nil, err
 	}
 	if err := CheckResponse(resp, body); err != nil {
-		return nil, err
+		return nil, lowerCaseKeyError(a.Consumer.ConsumerKey, err)
 	}
 
 	var out lstResponse
@@ -251,4 +251,27 @@ func (a *Authenticator) LiveSessionToken(ctx context.Context) (*LiveSessionToken
 			Message: "response is not the expected JSON: " + err.Error()}
 	}
 	return CompleteLST(a.Consumer, exponent, out.DHResponse, out.Signature, out.Expiration)
+}
+
+// lowerCaseKeyError turns IB's invalid consumer for a key with lower-case
+// letters into a *CredentialError. The portal upper-cases every key, so
+// such a key never becomes active, and waiting for IB's weekend
+// activation would be in vain. Any other error is returned as it is.
+func lowerCaseKeyError(key string, err error) error {
+	var apiErr *APIError
+	if key == strings.ToUpper(key) || !errors.As(err, &apiErr) || apiErr.Kind != KindInvalidConsumer {
+		return err
+	}
+	// The *APIError is left out of the chain on purpose, so that the
+	// dashboard and ibdash auth show this fix instead of the activation
+	// wait that invalid consumer usually means.
+	id := ""
+	if apiErr.RequestID != "" {
+		id = ", request id " + apiErr.RequestID
+	}
+	return &CredentialError{
+		Item: "consumer_key",
+		Err:  fmt.Errorf("IB returned invalid consumer (HTTP %d%s) for %q, which has lower-case letters", apiErr.StatusCode, id, key),
+		Fix:  fmt.Sprintf("set consumer_key = %q, in upper case as the Self-Service Portal shows it", strings.ToUpper(key)),
+	}
 }

@@ -2,6 +2,7 @@ package ibclient_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/url"
 	"path/filepath"
@@ -269,6 +270,62 @@ func TestSimPendingKeyActivates(t *testing.T) {
 	active := waitStatus(t, w, "IBPENDING", func(s ibclient.KeyStatus) bool { return s.State != ibclient.KeyPending })
 	if active.State != ibclient.KeyActive {
 		t.Errorf("state after the activation time = %s (%v), want active", active.State, active.Err)
+	}
+}
+
+// TestSimLowerCaseKeyMisconfigured runs a key typed in lower case, which
+// the simulator, like IB, does not know: the key must come out as
+// misconfigured with the upper-case fix, never as waiting for activation.
+func TestSimLowerCaseKeyMisconfigured(t *testing.T) {
+	env := startSim(t, ibsim.Options{BridgeDelay: -1})
+	upper := env.cons.ConsumerKey
+	lower := env.cons
+	lower.ConsumerKey = strings.ToLower(upper)
+	load := func() (*ibclient.Consumer, error) {
+		c, _, err := lower.Load()
+		return c, err
+	}
+
+	w := newTestWatcher(t, env.inst.URL, time.Now, ibclient.WatchedConsumer{ConsumerKey: lower.ConsumerKey, Load: load})
+	status := w.Check(context.Background(), lower.ConsumerKey)
+	if status.State != ibclient.KeyMisconfigured {
+		t.Errorf("watcher state = %s (%v), want misconfigured", status.State, status.Err)
+	}
+	if !status.ExpectedActivation.IsZero() {
+		t.Errorf("expected activation = %s, want none for a misconfigured key", status.ExpectedActivation)
+	}
+	var credErr *ibclient.CredentialError
+	if !errors.As(status.Err, &credErr) {
+		t.Fatalf("error = %v, want a CredentialError", status.Err)
+	}
+	if credErr.Item != "consumer_key" {
+		t.Errorf("error item = %q, want consumer_key", credErr.Item)
+	}
+	if !strings.Contains(credErr.Fix, `"`+upper+`"`) {
+		t.Errorf("fix %q does not name the upper-case key %s", credErr.Fix, upper)
+	}
+	if !strings.Contains(status.NextStep(), upper) || strings.Contains(status.NextStep(), "weekend") {
+		t.Errorf("next step %q should name %s and not the weekend activation", status.NextStep(), upper)
+	}
+
+	// The trading session gives up at once instead of retrying a key that
+	// cannot work, and reports the same finding to its OnLST hook.
+	sessionEnv := *env
+	sessionEnv.cons = lower
+	var observed []error
+	cfg := fastSession()
+	cfg.OnLST = func(_ string, err error) { observed = append(observed, err) }
+	s := sessionEnv.session(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := s.Run(ctx); !errors.As(err, &credErr) {
+		t.Errorf("session Run = %v, want a CredentialError", err)
+	}
+	if len(observed) == 0 {
+		t.Fatal("OnLST was not called")
+	}
+	if got := ibclient.ClassifyKeyError(observed[0]); got != ibclient.KeyMisconfigured {
+		t.Errorf("session LST outcome classified as %s (%v), want misconfigured", got, observed[0])
 	}
 }
 

@@ -309,7 +309,9 @@ func (w *Watcher) emit(status KeyStatus) {
 
 // ClassifyKeyError maps the outcome of an LST request to a key state. nil
 // is active and "invalid consumer" is pending. A local key or config
-// problem is misconfigured. Network errors, 5xx, 429 and unreadable
+// problem (*CredentialError) is misconfigured. That includes invalid
+// consumer for a key with lower-case letters, which LiveSessionToken
+// returns as a *CredentialError. Network errors, 5xx, 429 and unreadable
 // responses are unreachable, because they reveal nothing about the key.
 // Every other rejection by IB is LST failed.
 func ClassifyKeyError(err error) KeyState {
@@ -346,9 +348,12 @@ func ClassifyKeyError(err error) KeyState {
 // decoded error where there is one.
 func (s KeyStatus) NextStep() string {
 	var apiErr *APIError
+	var credErr *CredentialError
 	switch {
 	case s.State == KeyActive:
 		return ""
+	case errors.As(s.Err, &credErr) && credErr.Fix != "":
+		return "A local key file or config value cannot be used: " + credErr.Fix + ", then recheck the key."
 	case errors.As(s.Err, &apiErr):
 		return apiErr.Explanation()
 	case s.State == KeyUnreachable:

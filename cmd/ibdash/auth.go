@@ -11,6 +11,7 @@ import (
 
 	"github.com/ibdash/ibdash/config"
 	"github.com/ibdash/ibdash/ibclient"
+	"github.com/ibdash/ibdash/tui/common"
 )
 
 func init() {
@@ -64,11 +65,19 @@ func runAuth(ctx context.Context, env *environment, args []string) int {
 		}
 		fmt.Fprintln(env.stdout)
 	}
-	if failed > 0 {
+	switch {
+	case len(consumers) == 1 && failed == 1:
+		fmt.Fprintf(env.stdout, "Consumer %s failed.\n", consumers[0].ConsumerKey)
+	case failed > 0:
 		fmt.Fprintf(env.stdout, "%d of %d consumers failed.\n", failed, len(consumers))
+	case len(consumers) == 1:
+		fmt.Fprintf(env.stdout, "Consumer %s authenticated.\n", consumers[0].ConsumerKey)
+	default:
+		fmt.Fprintf(env.stdout, "All %d consumers authenticated.\n", len(consumers))
+	}
+	if failed > 0 {
 		return exitFailure
 	}
-	fmt.Fprintf(env.stdout, "All %d consumers authenticated.\n", len(consumers))
 	return exitOK
 }
 
@@ -217,7 +226,17 @@ func step(ctx context.Context, w io.Writer, name string, fn func(context.Context
 func printDecodedError(w io.Writer, indent string, err error) {
 	var apiErr *ibclient.APIError
 	var netErr *ibclient.NetworkError
+	var credErr *ibclient.CredentialError
 	switch {
+	case errors.As(err, &credErr):
+		// Checked first: a key with lower-case letters gets IB's invalid
+		// consumer as a CredentialError, and its fix is the config, not
+		// the wait for activation.
+		fmt.Fprintf(w, "%skind:       misconfigured\n", indent)
+		fmt.Fprintf(w, "%serror:      %s: %v\n", indent, credErr.Item, credErr.Err)
+		if credErr.Fix != "" {
+			fmt.Fprintf(w, "%snext step:  %s\n", indent, credErr.Fix)
+		}
 	case errors.As(err, &apiErr):
 		fmt.Fprintf(w, "%skind:       %s\n", indent, apiErr.Kind)
 		if apiErr.RequestID != "" {
@@ -227,9 +246,10 @@ func printDecodedError(w io.Writer, indent string, err error) {
 		fmt.Fprintf(w, "%smessage:    %s\n", indent, apiErr.Message)
 		fmt.Fprintf(w, "%snext step:  %s\n", indent, apiErr.Explanation())
 		if apiErr.Kind == ibclient.KindInvalidConsumer {
-			end := ibclient.NextWeekendMaintenance(time.Now()).End
+			now := time.Now()
+			end := ibclient.NextWeekendMaintenance(now).End
 			fmt.Fprintf(w, "%sactivation: expected after %s (in %s), at the end of IB's weekend maintenance\n",
-				indent, end.In(ibclient.NewYork()).Format("Mon 2006-01-02 15:04 MST"), time.Until(end).Round(time.Minute))
+				indent, end.In(ibclient.NewYork()).Format("Mon 2006-01-02 15:04 MST"), common.Countdown(now, end))
 		}
 	case errors.As(err, &netErr):
 		fmt.Fprintf(w, "%skind:       unreachable\n", indent)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ibdash/ibdash/config"
+	"github.com/ibdash/ibdash/ibclient"
 	"github.com/ibdash/ibdash/ibclient/ibsim"
 )
 
@@ -35,7 +38,7 @@ func TestAuthActiveConsumer(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"oauth/live_session_token", "LST valid", "ssodh/init", "iserver/accounts", "authenticated=true", "POST logout", "All 1 consumers authenticated"} {
+	for _, want := range []string{"oauth/live_session_token", "LST valid", "ssodh/init", "iserver/accounts", "authenticated=true", "POST logout", "Consumer " + ibsim.DemoTradingKey + " authenticated."} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
@@ -71,6 +74,10 @@ func TestAuthPendingConsumer(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "activation: expected after") {
 		t.Errorf("output lacks the expected activation time:\n%s", stdout)
+	}
+	// The dashboard's countdown form, such as "15h 07m" or "2d 4h".
+	if !regexp.MustCompile(`\(in (\d+d \d+h|\d+h \d\dm|\d+m \d\ds|\d+s)\)`).MatchString(stdout) {
+		t.Errorf("output lacks the time to activation in the dashboard's form:\n%s", stdout)
 	}
 	if strings.Contains(stdout, "ssodh/init") {
 		t.Errorf("the session start ran after the LST failed:\n%s", stdout)
@@ -109,8 +116,47 @@ func TestAuthWarnsLowerCaseKey(t *testing.T) {
 	if !strings.Contains(stdout, "has lower-case letters") || !strings.Contains(stdout, `use "`+ibsim.DemoTradingKey+`"`) {
 		t.Errorf("output lacks the lower-case key warning with the fix:\n%s", stdout)
 	}
-	if !strings.Contains(stdout, "kind:       invalid consumer") {
+	if !strings.Contains(stdout, "kind:       misconfigured") {
+		t.Errorf("output does not call the key misconfigured:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "invalid consumer") {
 		t.Errorf("output lacks IB's invalid consumer error:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, `next step:  set consumer_key = "`+ibsim.DemoTradingKey+`"`) {
+		t.Errorf("output lacks the upper-case key as the next step:\n%s", stdout)
+	}
+	if strings.Contains(stdout, "activation:") || strings.Contains(stdout, "weekend") {
+		t.Errorf("output promises an activation for a key that cannot activate:\n%s", stdout)
+	}
+}
+
+// TestLSTStatusLowerCaseKey feeds the dashboard's lstStatus the outcome of
+// a real LST request for a lower-case key, as the trading session's OnLST
+// hook hands it over.
+func TestLSTStatusLowerCaseKey(t *testing.T) {
+	_, demo := startAuthSim(t)
+	cons, _ := demo.Config.Consumer(ibsim.DemoTradingKey)
+	lower := *cons
+	lower.ConsumerKey = strings.ToLower(ibsim.DemoTradingKey)
+	consumer, _, err := lower.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := url.Parse(demo.Config.BaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lstErr := (&ibclient.Authenticator{Consumer: consumer, BaseURL: base}).LiveSessionToken(context.Background())
+	if lstErr == nil {
+		t.Fatal("the simulator accepted a lower-case key")
+	}
+
+	status := lstStatus(lower.ConsumerKey, lstErr, time.Now())
+	if status.State != ibclient.KeyMisconfigured {
+		t.Errorf("state = %s (%v), want misconfigured", status.State, status.Err)
+	}
+	if !status.ExpectedActivation.IsZero() {
+		t.Errorf("expected activation = %s, want none", status.ExpectedActivation)
 	}
 }
 
