@@ -19,9 +19,9 @@ import (
 // ibdash monitor exit codes, as its help states:
 //
 //	0  healthy (--once), or stopped by a signal with no failed restart.
-//	1  With --once: a port is at or over the CLOSE_WAIT threshold, fails
-//	   the probe, or could not be scanned. Without --once: a restart
-//	   command failed during the run.
+//	1  With --once: a port is not listening, is at or over the CLOSE_WAIT
+//	   threshold, fails the probe, or could not be scanned. Without
+//	   --once: a restart command failed during the run.
 //	2  bad flags or config.
 func init() {
 	commands["monitor"] = command{
@@ -34,7 +34,9 @@ const monitorHelp = `Counts the TCP sockets on the gateway ports (local port 400
 by state every --interval. When CLOSE_WAIT on a port stays at or over
 --threshold, or the --probe handshake fails, for --consecutive scans in a
 row, runs --restart-command, then waits --cooldown; at most --max-restarts
-restarts an hour. The restart history is kept in --state-file.
+restarts an hour. The restart history is kept in --state-file. A port
+with no listening socket is logged as a warning, and leads to a restart
+only when --probe is on, because the probe then fails on it.
 
 Flags override the [gateway] table of the config file; without a config
 file the flags alone suffice. Events are logged to stderr, one logfmt line
@@ -47,9 +49,9 @@ quoting ('single', "double", backslash). No shell runs it, so pipes,
 redirections and $VARIABLES are rejected: put those in a script.
 
 exit status: 0 healthy (with --once) or stopped by a signal; 1 with --once
-when a port is at or over the threshold, fails the probe or cannot be
-scanned, and without --once when a restart command failed; 2 bad usage or
-config.`
+when a port is not listening, is at or over the threshold, fails the
+probe or cannot be scanned, and without --once when a restart command
+failed; 2 bad usage or config.`
 
 // monitorFlags contains the flag values. A field overrides the config file
 // only when its flag was set on the command line.
@@ -316,7 +318,7 @@ func monitorOnce(ctx context.Context, env *environment, opts gateway.Options, as
 	}
 	healthy := true
 	for _, p := range snap.Ports {
-		if p.CloseWait >= opts.CloseWaitThreshold || (p.Probe != nil && !p.Probe.OK) {
+		if !p.Listening || p.CloseWait >= opts.CloseWaitThreshold || (p.Probe != nil && !p.Probe.OK) {
 			healthy = false
 		}
 	}
@@ -344,7 +346,7 @@ func monitorOnce(ctx context.Context, env *environment, opts gateway.Options, as
 
 func printSnapshot(w io.Writer, snap gateway.Snapshot, threshold int) {
 	for _, p := range snap.Ports {
-		listening := "not listening"
+		listening := "NOT LISTENING"
 		if p.Listening {
 			listening = "listening"
 		}

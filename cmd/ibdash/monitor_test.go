@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,6 +120,85 @@ func TestMonitorOnceOverThreshold(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// closedPort returns a loopback port that nothing listens on: one the
+// kernel just handed out and that was closed again.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+func TestMonitorOnceNotListening(t *testing.T) {
+	port := strconv.Itoa(closedPort(t))
+	cfg := emptyConfig(t, "")
+
+	code, stdout, stderr := runCommand(t, "--config", cfg, "monitor", "--once", "--port", port)
+	if code != exitFailure {
+		t.Errorf("exit %d, want 1 for a port that is not listening: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "port "+port+"  NOT LISTENING") {
+		t.Errorf("output does not mark the port as not listening:\n%s", stdout)
+	}
+
+	code, stdout, _ = runCommand(t, "--config", cfg, "monitor", "--once", "--json", "--port", port)
+	if code != exitFailure {
+		t.Errorf("--json: exit %d, want 1", code)
+	}
+	var out struct {
+		Healthy *bool `json:"healthy"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, stdout)
+	}
+	if out.Healthy == nil || *out.Healthy {
+		t.Errorf("--json: healthy = %v, want false:\n%s", out.Healthy, stdout)
+	}
+}
+
+// TestMonitorWarnsNotListening runs the watchdog on a port that nothing
+// listens on: its log must carry the port as a warning.
+func TestMonitorWarnsNotListening(t *testing.T) {
+	port := strconv.Itoa(closedPort(t))
+	args := []string{"--config", emptyConfig(t, ""), "monitor", "--port", port, "--interval", "100ms",
+		"--state-file", filepath.Join(t.TempDir(), "restarts.json")}
+	var stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, strings.NewReader(""), &bytes.Buffer{}, &stderr) }()
+
+	deadline := time.Now().Add(20 * time.Second)
+	var line string
+	for line == "" {
+		line = logLine(stderr.String(), "port is not listening")
+		select {
+		case code := <-done:
+			t.Fatalf("monitor exited with %d before logging the port: %s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning for the port after 20s:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+
+	if !strings.Contains(line, "level=WARN") {
+		t.Errorf("not-listening line is not a warning: %s", line)
+	}
+	if !strings.Contains(line, "port="+port) {
+		t.Errorf("not-listening line does not name port %s: %s", port, line)
 	}
 }
 
