@@ -482,3 +482,79 @@ func TestTicketDrawsOnlyOnChange(t *testing.T) {
 		t.Errorf("default status interval %s is under a second", m.opts.StatusInterval)
 	}
 }
+
+// TestTicketErrorWaitsUntilFieldLeft types a filter into the untouched
+// expiry picker: the list narrows without an error mark, and the error
+// shows once the field is left with text that is not a date.
+func TestTicketErrorWaitsUntilFieldLeft(t *testing.T) {
+	e := newSimEnv(t)
+	d := newDriver(t, e, e.options(nil))
+	d.waitFor("the chain", func() bool { return d.m.step == stepEdit })
+	if d.m.fields.focused().id != orderform.FieldExpiry {
+		t.Fatalf("focus on %s at start, want the expiry", d.m.fields.focused().id)
+	}
+
+	d.press("08-15")
+	if d.m.errs.For(orderform.FieldExpiry) == nil {
+		t.Fatal("no check error for the partial expiry 08-15; the test needs one")
+	}
+	if d.screenHas("✗") {
+		t.Errorf("error marked while the expiry is typed for the first time:\n%s", d.screen())
+	}
+	if !d.screenHas("listed  2025-08-15") {
+		t.Errorf("filtered list not on screen:\n%s", d.screen())
+	}
+
+	d.press("tab")
+	if !d.screenHas("✗ is not a date") {
+		t.Errorf("error not marked after the expiry was left:\n%s", d.screen())
+	}
+}
+
+// TestTicketTextsMatchScreen follows a ticket to a declined question and
+// checks each text against what the screen shows at that step.
+func TestTicketTextsMatchScreen(t *testing.T) {
+	e := newSimEnv(t)
+	d := newDriver(t, e, e.options(nil))
+	fillPut(t, d, e)
+
+	d.press("ctrl+s")
+	screen := d.screen()
+	mark, status := strings.Index(screen, "✗"), strings.Index(screen, "Fix the fields")
+	if mark < 0 || status < 0 {
+		t.Fatalf("want a marked field and the reason the preview waits:\n%s", screen)
+	}
+	if status < mark {
+		t.Errorf("status is above the marked fields:\n%s", screen)
+	}
+	if !strings.Contains(d.m.status, "marked above") {
+		t.Errorf("status = %q, want it to point above, where the marks are", d.m.status)
+	}
+
+	d.set(orderform.FieldStopLoss, "3x")
+	d.press("ctrl+s")
+	d.waitFor("the preview", func() bool { return d.m.step == stepPreview })
+	for _, b := range d.m.ShortHelp() {
+		if b.Help().Key == "esc" && b.Help().Desc != "back to form" {
+			t.Errorf("preview help says esc %q, want back to form", b.Help().Desc)
+		}
+	}
+	d.press("esc")
+	if d.m.step != stepEdit {
+		t.Fatalf("esc in the preview went to step %v, want the form", d.m.step)
+	}
+
+	d.press("ctrl+s")
+	d.waitFor("the preview", func() bool { return d.m.step == stepPreview })
+	d.press("enter")
+	d.waitFor("a question", func() bool { return d.m.step == stepQuestion })
+	d.press("x")
+	if !d.screenHas("IB waits for an answer") {
+		t.Fatalf("no reminder after a key that is not an answer:\n%s", d.screen())
+	}
+	d.press("n")
+	d.waitFor("the result", func() bool { return d.m.step == stepResult })
+	if d.screenHas("IB waits for an answer") {
+		t.Errorf("reminder of the question stays on the result:\n%s", d.screen())
+	}
+}

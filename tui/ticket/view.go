@@ -82,7 +82,9 @@ func (m *Model) formLines(width int) []string {
 			marker, label = st.Title.Render("› "), st.Title.Render(common.PadRight(f.label, labelWidth))
 		}
 		line := marker + label + common.PadRight(m.fieldValue(f, focused), valueWidth)
-		if fe := m.errs.For(f.id); fe != nil && (f.touched || focused && f.input.Value() != "") {
+		// A field's error waits until the user has left it once, so that
+		// a date or price half typed is not marked as wrong.
+		if fe := m.errs.For(f.id); fe != nil && f.touched {
 			line += " " + st.Bad.Render("✗ "+fe.Message)
 		}
 		lines = append(lines, common.Truncate(line, width))
