@@ -133,7 +133,7 @@ func (m *Model) tryPreview() tea.Cmd {
 	m.recheck()
 	switch {
 	case len(m.errs) > 0:
-		m.status = "Fix the fields marked below before the preview."
+		m.status = "Fix the fields marked above before the preview."
 		return nil
 	case m.contract == nil:
 		m.status = "Waiting for the contract and its quote; try again in a moment."
@@ -144,7 +144,7 @@ func (m *Model) tryPreview() tea.Cmd {
 
 func (m *Model) handlePreviewKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
-	case key.Matches(msg, m.keys.Back):
+	case key.Matches(msg, m.keys.BackToForm):
 		// Back to the form; the next preview gets a new cOID and quote.
 		m.step = stepEdit
 		m.plan, m.preview = nil, nil
@@ -189,7 +189,7 @@ func (m *Model) ShortHelp() []key.Binding {
 		// does not fit (at 80 columns) from the end.
 		return []key.Binding{k.Preview, k.Back, k.Next, k.Accept, k.Toggle}
 	case stepPreview:
-		return []key.Binding{k.Submit, k.Back}
+		return []key.Binding{k.Submit, k.BackToForm}
 	case stepQuestion:
 		return []key.Binding{k.Yes, k.No}
 	case stepFailed:

@@ -400,7 +400,7 @@ func (m *Model) onPreview(msg previewMsg) tea.Cmd {
 		if errors.As(msg.err, &errs) {
 			m.errs = errs
 			m.fields.touchAll()
-			m.status = "The fresh quote changed the checks; fix the fields marked below."
+			m.status = "The fresh quote changed the checks; fix the fields marked above."
 			return nil
 		}
 		m.status = "Preview failed: " + msg.err.Error()
@@ -430,6 +430,7 @@ func (m *Model) answerQuestion(confirmed bool) tea.Cmd {
 	m.answers = append(m.answers, answer{ids: q.question.MessageIDs, confirmed: confirmed})
 	q.reply <- confirmed
 	m.step = stepPlacing
+	m.status = ""
 	return waitQuestion(m.questions)
 }
 
@@ -441,6 +442,9 @@ func (m *Model) onPlaced(msg placedMsg) tea.Cmd {
 	m.placing = ""
 	m.placement, m.placeErr = msg.placement, msg.err
 	m.step = stepResult
+	// A status from the placing step, such as the reminder to answer
+	// IB's question, no longer applies.
+	m.status = ""
 	if msg.placement == nil {
 		return nil
 	}
@@ -488,6 +492,9 @@ type keyMap struct {
 	No      key.Binding
 	Retry   key.Binding
 	Back    key.Binding
+	// BackToForm is esc in the preview, which returns to the form
+	// rather than closing the ticket.
+	BackToForm key.Binding
 }
 
 func newKeyMap(common *common.KeyMap) keyMap {
@@ -502,5 +509,7 @@ func newKeyMap(common *common.KeyMap) keyMap {
 		No:      key.NewBinding(key.WithKeys("n", "N"), key.WithHelp("n", "no")),
 		Retry:   key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "retry")),
 		Back:    common.Back,
+
+		BackToForm: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back to form")),
 	}
 }
