@@ -407,6 +407,9 @@ func TestDeskPrepareErrors(t *testing.T) {
 					t.Errorf("%s error %q does not contain %q", tt.field, fe, part)
 				}
 			}
+			if len(errs) != 1 {
+				t.Errorf("got %d errors, want only the one on %s: %v", len(errs), tt.field, errs)
+			}
 		})
 	}
 	if got := len(s.server.Orders()); got != 0 {

@@ -149,8 +149,9 @@ func (e *Errors) add(field Field, err error) {
 // Check parses and checks every field of in against m and returns the
 // order, or an Errors value listing every invalid field. Fields are
 // checked independently where they can be, so one typo does not hide the
-// others. A check that needs another field (the strike needs the expiry)
-// is skipped while that field is invalid.
+// others. A check that needs another field (the strike needs the expiry,
+// a limit priced at the mid needs the contract) is skipped while that
+// field is invalid, since that field's error already explains it.
 func Check(in Input, m Market) (*Order, error) {
 	var errs Errors
 	var o Order
@@ -169,6 +170,7 @@ func Check(in Input, m Market) (*Order, error) {
 	}
 
 	o.Symbol, err = ParseSymbol(in.Symbol)
+	symbolOK := err == nil
 	errs.add(FieldSymbol, err)
 
 	expiryOK := false
@@ -186,6 +188,7 @@ func Check(in Input, m Market) (*Order, error) {
 	rightOK := err == nil
 	errs.add(FieldRight, err)
 
+	strikeOK := false
 	if o.Strike, err = ParseStrike(in.Strike); err == nil && expiryOK && rightOK {
 		listed, ok := m.Strikes[StrikeKey{o.Expiry, o.Right}]
 		if ok {
@@ -193,8 +196,12 @@ func Check(in Input, m Market) (*Order, error) {
 		} else {
 			err = fieldErr(FieldStrike, in.Strike, "cannot be checked yet because the strikes of %s are not loaded; wait for them", o.Expiry.Format(DateLayout))
 		}
+		strikeOK = err == nil
 	}
 	errs.add(FieldStrike, err)
+	// Without a listed contract there is no quote to price at, and the
+	// error on symbol, expiry, right or strike says why.
+	contractOK := symbolOK && expiryOK && rightOK && strikeOK
 
 	o.Side, err = ParseSide(in.Side)
 	sideOK := err == nil
@@ -209,7 +216,7 @@ func Check(in Input, m Market) (*Order, error) {
 
 	priceOK := false
 	if typeOK && sideOK {
-		priceOK = o.price(in.Limit, m.Quote, rule, &errs)
+		priceOK = o.price(in.Limit, m.Quote, rule, contractOK, &errs)
 	}
 
 	stop, err := ParseStopLoss(in.StopLoss)
@@ -229,12 +236,16 @@ func Check(in Input, m Market) (*Order, error) {
 }
 
 // price sets the limit and the reference price of the entry and reports
-// whether they are valid.
-func (o *Order) price(limit string, quote *ibclient.Quote, rule TickRule, errs *Errors) bool {
+// whether they are valid. A price that needs the quote is not checked
+// while contractOK is false, and gets no error of its own then.
+func (o *Order) price(limit string, quote *ibclient.Quote, rule TickRule, contractOK bool, errs *Errors) bool {
 	typed := strings.TrimSpace(limit)
 	if o.Type == ibclient.Market {
 		if typed != "" {
 			errs.add(FieldLimit, fieldErr(FieldLimit, limit, "is set on a market order; clear it, or choose LMT"))
+			return false
+		}
+		if !contractOK {
 			return false
 		}
 		ref, ok := ReferencePrice(quote, o.Side, rule)
@@ -247,8 +258,15 @@ func (o *Order) price(limit string, quote *ibclient.Quote, rule TickRule, errs *
 	}
 
 	if typed == "" {
+		if !contractOK {
+			return false
+		}
 		mid, ok := Mid(quote, o.Side, rule)
-		if !ok {
+		switch {
+		case !ok && quote == nil:
+			errs.add(FieldLimit, fieldErr(FieldLimit, "", "is empty and no quote is loaded yet to price it at the mid; pick a listed expiry and strike, or type a price"))
+			return false
+		case !ok:
 			errs.add(FieldLimit, fieldErr(FieldLimit, "", "is empty and the quote has no bid and ask to price it at the mid; type a price"))
 			return false
 		}
