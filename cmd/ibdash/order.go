@@ -291,7 +291,11 @@ func (r *orderRun) invalid(err error) int {
 	if !errors.As(err, &errs) {
 		return r.fail(exitUsage, err)
 	}
-	r.env.errorf("order: the ticket has %d invalid field(s); nothing was sent", len(errs))
+	fields := "fields"
+	if len(errs) == 1 {
+		fields = "field"
+	}
+	r.env.errorf("order: the ticket has %d invalid %s; nothing was sent", len(errs), fields)
 	for _, fe := range errs {
 		fmt.Fprintf(r.env.stderr, "  %s\n", fe.Error())
 		r.report.Invalid = append(r.report.Invalid, fieldReport{Field: string(fe.Field), Value: fe.Value, Message: fe.Message})

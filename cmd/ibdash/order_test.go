@@ -343,21 +343,25 @@ func TestOrderCommand(t *testing.T) {
 	})
 
 	t.Run("invalid fields", func(t *testing.T) {
+		oneField := "the ticket has 1 invalid field; nothing was sent"
 		tests := []struct {
-			name string
-			args []string
-			want []string
+			name   string
+			args   []string
+			want   []string
+			reject []string
 		}{
-			{"strike not listed", []string{"--strike", orderform.FormatStrike(opt.Strike + 0.5)}, []string{"strike", "is not listed for " + expiry, "nearest listed"}},
-			{"quantity over max", []string{"--quantity", "6"}, []string{"over the maximum of 5"}},
-			{"stop wrong side", []string{"--stop-loss", "0.01"}, []string{"BUY stop above"}},
-			{"BUY stop wrong side", []string{"--side", "BUY", "--stop-loss", "1000"}, []string{"SELL stop below"}},
-			{"limit off tick", []string{"--limit", "1.005"}, []string{"tick"}},
-			{"expiry malformed", []string{"--expiry", "12/18/2026"}, []string{"YYYY-MM-DD"}},
-			{"expiry past", []string{"--expiry", "2020-01-17"}, []string{"in the past", "pick a listed expiry"}},
-			{"expiry not listed", []string{"--expiry", "2099-01-01"}, []string{"not a listed expiry"}},
-			{"right", []string{"--right", "X"}, []string{"P for a put"}},
-			{"limit and market", []string{"--market", "--limit", "1.00"}, []string{"exclude each other"}},
+			{"strike not listed", []string{"--strike", orderform.FormatStrike(opt.Strike + 0.5)},
+				[]string{"strike", "is not listed for " + expiry, "nearest listed", oneField}, []string{"limit price"}},
+			{"two fields", []string{"--quantity", "6", "--right", "X"}, []string{"the ticket has 2 invalid fields;"}, nil},
+			{"quantity over max", []string{"--quantity", "6"}, []string{"over the maximum of 5"}, nil},
+			{"stop wrong side", []string{"--stop-loss", "0.01"}, []string{"BUY stop above"}, nil},
+			{"BUY stop wrong side", []string{"--side", "BUY", "--stop-loss", "1000"}, []string{"SELL stop below"}, nil},
+			{"limit off tick", []string{"--limit", "1.005"}, []string{"tick"}, nil},
+			{"expiry malformed", []string{"--expiry", "12/18/2026"}, []string{"YYYY-MM-DD"}, nil},
+			{"expiry past", []string{"--expiry", "2020-01-17"}, []string{"in the past", "pick a listed expiry"}, []string{"limit price"}},
+			{"expiry not listed", []string{"--expiry", "2099-01-01"}, []string{"not a listed expiry", oneField}, []string{"limit price"}},
+			{"right", []string{"--right", "X"}, []string{"P for a put"}, nil},
+			{"limit and market", []string{"--market", "--limit", "1.00"}, []string{"exclude each other"}, nil},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -370,6 +374,11 @@ func TestOrderCommand(t *testing.T) {
 				for _, want := range tt.want {
 					if !strings.Contains(stderr, want) {
 						t.Errorf("stderr lacks %q:\n%s", want, stderr)
+					}
+				}
+				for _, noise := range tt.reject {
+					if strings.Contains(stderr, noise) {
+						t.Errorf("stderr contains %q:\n%s", noise, stderr)
 					}
 				}
 				if after := len(s.server.Orders()); after != before {
