@@ -67,7 +67,7 @@ const DateLayout = "2006-01-02"
 var (
 	symbolPattern   = regexp.MustCompile(`^[A-Z][A-Z.]{0,9}$`)
 	decimalPattern  = regexp.MustCompile(`^([0-9]{1,7}(\.[0-9]{0,6})?|\.[0-9]{1,6})$`)
-	quantityPattern = regexp.MustCompile(`^[0-9]{1,9}$`)
+	quantityPattern = regexp.MustCompile(`^-?[0-9]+$`)
 )
 
 // ParseSymbol returns the upper-cased stock symbol.
@@ -195,21 +195,20 @@ func ParseSide(s string) (ibclient.Side, error) {
 
 // ParseQuantity reads a whole number of contracts from 1 to max.
 func ParseQuantity(s string, max int) (int, error) {
+	allowed := fmt.Sprintf("a whole number of contracts from 1 to %d (the maximum is orders.max_quantity in the config)", max)
 	v := strings.TrimSpace(s)
 	if v == "" {
-		return 0, fieldErr(FieldQuantity, s, "is missing; type a whole number of contracts from 1 to %d", max)
+		return 0, fieldErr(FieldQuantity, s, "is missing; type %s", allowed)
 	}
 	if !quantityPattern.MatchString(v) {
-		return 0, fieldErr(FieldQuantity, s, "is not a whole number; type a number of contracts from 1 to %d", max)
+		return 0, fieldErr(FieldQuantity, s, "is not a whole number; type %s", allowed)
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, fieldErr(FieldQuantity, s, "is not a whole number; type a number of contracts from 1 to %d", max)
-	}
 	switch {
-	case n < 1:
-		return 0, fieldErr(FieldQuantity, s, "is under 1; type at least 1 contract")
-	case n > max:
+	case strings.HasPrefix(v, "-") || (err == nil && n < 1):
+		return 0, fieldErr(FieldQuantity, s, "must be %s", allowed)
+	case err != nil || n > max:
+		// Atoi fails here only on a number too large for an int.
 		return 0, fieldErr(FieldQuantity, s, "is over the maximum of %d (orders.max_quantity in the config); type %d or less, or raise the limit", max, max)
 	}
 	return n, nil

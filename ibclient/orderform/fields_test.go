@@ -214,12 +214,15 @@ func TestParseQuantity(t *testing.T) {
 		{"10", 10, ""},
 		{" 3 ", 3, ""},
 		{"11", 0, "over the maximum of 10"},
-		{"0", 0, "under 1"},
-		{"-1", 0, "not a whole number"},
-		{"1.5", 0, "not a whole number"},
+		{"0", 0, "must be a whole number of contracts from 1 to 10"},
+		{"-1", 0, "must be a whole number of contracts from 1 to 10"},
+		{"-1", 0, "orders.max_quantity"},
+		{"1.5", 0, "not a whole number; type a whole number of contracts from 1 to 10"},
 		{"", 0, "missing"},
 		{"ten", 0, "not a whole number"},
-		{"99999999999999999999", 0, "not a whole number"},
+		{"+3", 0, "not a whole number"},
+		{"99999999999999999999", 0, "over the maximum of 10"},
+		{"-99999999999999999999", 0, "must be a whole number of contracts from 1 to 10"},
 	}
 	for _, tt := range tests {
 		got, err := ParseQuantity(tt.in, 10)

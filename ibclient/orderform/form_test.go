@@ -150,7 +150,7 @@ func TestCheckInlineErrors(t *testing.T) {
 		{"quantity over max", func(in *Input, m *Market) { in.Quantity = "6" },
 			FieldQuantity, []string{"over the maximum of 5"}},
 		{"quantity under one", func(in *Input, m *Market) { in.Quantity = "0" },
-			FieldQuantity, []string{"under 1"}},
+			FieldQuantity, []string{"from 1 to 5", "orders.max_quantity"}},
 		{"quantity malformed", func(in *Input, m *Market) { in.Quantity = "1.5" },
 			FieldQuantity, []string{"not a whole number"}},
 		{"limit off tick", func(in *Input, m *Market) { in.Limit = "3.155" },
