@@ -194,16 +194,16 @@ func Load(path string) (*Config, error) {
 			if os.Getenv(EnvPath) == path {
 				return nil, fmt.Errorf("config: %s (from $%s) does not exist; correct or unset %s, create the file (see README.md), or run `ibdash --demo`", path, EnvPath, EnvPath)
 			}
-			return nil, fmt.Errorf("config: %s does not exist; create it (see README.md) or pass --config, or run `ibdash --demo`", path)
+			if path != DefaultPath("") {
+				// The caller named this file, with --config or otherwise.
+				return nil, fmt.Errorf("config: %s does not exist; check the path, create the file (see README.md), or run `ibdash --demo`", path)
+			}
+			return nil, fmt.Errorf("config: %s does not exist; create it (see README.md), pass --config, or run `ibdash --demo`", path)
 		}
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
 	if undecoded := meta.Undecoded(); len(undecoded) > 0 {
-		keys := make([]string, len(undecoded))
-		for i, k := range undecoded {
-			keys[i] = k.String()
-		}
-		return nil, fmt.Errorf("config: %s: unknown keys %s; check their spelling against README.md", path, strings.Join(keys, ", "))
+		return nil, fmt.Errorf("config: %s: %w", path, unknownKeysError(undecoded))
 	}
 
 	abs, err := filepath.Abs(path)

@@ -3,9 +3,12 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/adrg/xdg"
 )
 
 const sampleConfig = `
@@ -96,7 +99,7 @@ consumer_key = "TESTCONS2"`, 1)
 	cases := []struct {
 		name, text, want string
 	}{
-		{"unknown key", sampleConfig + "\nbase_ulr = \"x\"\n", "unknown keys orders.base_ulr"},
+		{"unknown key", sampleConfig + "\nbase_ulr = \"x\"\n", "unknown key orders.base_ulr (did you mean base_url, above the first table?); check its spelling"},
 		{"syntax", "base_url = \n", "config.toml"},
 		{"bad url", strings.Replace(sampleConfig, "http://127.0.0.1:5000/v1/api", "ftp://x", 1), `base_url "ftp://x"`},
 		{"test realm on other key", valid, "test_realm is only for TESTCONS"},
@@ -140,6 +143,64 @@ func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "none.toml"))
 	if err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "--demo") {
 		t.Errorf("error = %v, want one pointing at --demo", err)
+	}
+	// The caller named this path, so passing --config is no fix.
+	if err != nil && strings.Contains(err.Error(), "--config") {
+		t.Errorf("error = %v, want no advice to pass --config for a named file", err)
+	}
+}
+
+func TestLoadMissingDefaultFile(t *testing.T) {
+	t.Cleanup(xdg.Reload) // runs after t.Setenv has restored the variables
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv(EnvPath, "")
+	xdg.Reload()
+
+	_, err := Load(DefaultPath(""))
+	if err == nil || !strings.Contains(err.Error(), "pass --config") {
+		t.Errorf("error = %v, want one suggesting --config for the default path", err)
+	}
+}
+
+func TestLoadSuggestsKnownKey(t *testing.T) {
+	cases := []struct {
+		name, text, want string
+	}{
+		{"typo in table", strings.Replace(sampleConfig, "interval = \"2s\"", "interval = \"2s\"\nconsecutive_scan = 3", 1),
+			"unknown key gateway.consecutive_scan (did you mean gateway.consecutive_scans?)"},
+		{"typo in array of tables", strings.Replace(sampleConfig, "trading = true", "tradng = true", 1),
+			"unknown key consumers.tradng (did you mean consumers.trading?)"},
+		{"key in wrong table", "max_quantity = 3\n" + sampleConfig,
+			"unknown key max_quantity (did you mean orders.max_quantity, in the [orders] table?)"},
+		{"misspelt table", sampleConfig + "\n[gatway]\nports = [4001]\n",
+			"unknown key gatway (did you mean gateway?); check its spelling"},
+		{"no near key", "zzzz = 1\n" + sampleConfig, "unknown key zzzz; check its spelling"},
+		{"two keys", "zzzz = 1\nbase_ulr = \"x\"\n" + sampleConfig,
+			"unknown keys zzzz, base_ulr (did you mean base_url?); check their spelling"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(writeConfig(t, tc.text))
+			if err == nil {
+				t.Fatal("config was accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestKnownKeys(t *testing.T) {
+	for _, key := range []string{"base_url", "consumers", "consumers.consumer_key", "gateway", "gateway.cooldown", "gateway.consecutive_scans", "orders.suppress_questions"} {
+		if !slices.Contains(knownKeys, key) {
+			t.Errorf("knownKeys lacks %s", key)
+		}
+	}
+	for _, key := range knownKeys {
+		if strings.Contains(key, "Duration") || strings.Contains(key, "path") {
+			t.Errorf("knownKeys has %s, which is no key of the file", key)
+		}
 	}
 }
 
