@@ -181,8 +181,12 @@ func TestAuthUsageErrors(t *testing.T) {
 	if code, _, stderr := runCommand(t, "--config", bad, "auth"); code != exitUsage || !strings.Contains(stderr, "bad.toml") {
 		t.Errorf("bad config: exit %d, %s", code, stderr)
 	}
-	if code, _, _ := runCommand(t, "--config", filepath.Join(t.TempDir(), "none.toml"), "auth"); code != exitUsage {
+	code, _, stderr := runCommand(t, "--config", filepath.Join(t.TempDir(), "none.toml"), "auth")
+	if code != exitUsage {
 		t.Errorf("missing config: exit %d, want %d", code, exitUsage)
+	}
+	if !strings.Contains(stderr, "none.toml does not exist") || strings.Contains(stderr, "pass --config") {
+		t.Errorf("missing config: stderr should name the file and not suggest --config, which was given:\n%s", stderr)
 	}
 }
 
