@@ -668,3 +668,49 @@ func TestResizeSwitchesColumns(t *testing.T) {
 		t.Errorf("80x24 still has two columns:\n%s", narrow)
 	}
 }
+
+// TestPlacedOrderWaitsForIBList shows an order the ticket placed until a
+// refresh of IB's order list includes it; a failed refresh keeps it.
+func TestPlacedOrderWaitsForIBList(t *testing.T) {
+	rec := &recorder{}
+	opts := testOptions()
+	opts.CancelOrder = rec.cancel
+	m := newSized(t, opts, 120, 40)
+	feed(m, OrdersMsg{Orders: []Order{}})
+	feed(m, common.PlacedMsg{OrderIDs: []string{"2001", "2002"}, Description: "SELL 1 SPY 2026-12-18 580 P LMT 2.10"})
+
+	got := screen(m)
+	if strings.Contains(got, "No orders yet") {
+		t.Errorf("orders panel says no orders after a placement:\n%s", got)
+	}
+	if !strings.Contains(got, "#2001 SELL 1 SPY") || !strings.Contains(got, placedStatus) {
+		t.Errorf("placed order not shown as waiting for IB's list:\n%s", got)
+	}
+	if s := ansi.Strip(m.orders.Summary(80)); !strings.Contains(s, "last #2001 placed") {
+		t.Errorf("summary = %q, want the placed order", s)
+	}
+
+	feed(m, OrdersMsg{Err: errBoom})
+	if !strings.Contains(screen(m), placedStatus) {
+		t.Errorf("a failed refresh dropped the placed order:\n%s", screen(m))
+	}
+
+	// The placed order can be cancelled before IB lists it.
+	for m.panels[m.focus] != m.orders {
+		press(m, keyTab)
+	}
+	drive(m, press(m, keyRune('c'))[0])
+	if q := m.confirm; q == nil || !strings.Contains(q.question, "Cancel order 2001") || !strings.Contains(q.question, "attached stop") {
+		t.Errorf("cancel question does not name order 2001 and its stop:\n%s", screen(m))
+	}
+	press(m, keyEsc)
+
+	feed(m, OrdersMsg{Orders: []Order{liveBracket()}})
+	got = screen(m)
+	if strings.Contains(got, placedStatus) {
+		t.Errorf("placed order still waits after IB listed it:\n%s", got)
+	}
+	if !strings.Contains(got, "parent #2001 Submitted") {
+		t.Errorf("IB's status of order 2001 not shown:\n%s", got)
+	}
+}

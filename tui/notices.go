@@ -63,6 +63,9 @@ func (m *Model) handleData(msg tea.Msg) (tea.Cmd, bool) {
 			m.errors.add(m.common.Now(), "orders", msg.Err)
 		}
 		return nil, true
+	case common.PlacedMsg:
+		m.orders.addPlaced(msg, m.common.Now())
+		return nil, true
 	case common.ErrorMsg:
 		if msg.Err != nil {
 			m.errors.add(m.common.Now(), msg.Source, msg.Err)

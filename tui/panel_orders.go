@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,33 +46,84 @@ type cancelRequestMsg struct {
 // ordersPanel lists recent orders with the status of each leg; n opens
 // the ticket and c cancels the selected order.
 type ordersPanel struct {
-	common    common.Common
-	focused   bool
-	orders    []Order
+	common  common.Common
+	focused bool
+	orders  []Order // IB's order list as last refreshed
+	// placed are the orders the ticket placed that IB's order list did
+	// not include yet, newest first. Their legs have no status.
+	placed    []Order
 	updated   time.Time
-	selected  int
+	selected  int // index into list()
 	refreshed bool
 }
 
 func newOrdersPanel(c common.Common) *ordersPanel { return &ordersPanel{common: c} }
 
-// setOrders replaces the list, keeping the selection on the same order
-// when it is still there. A nil list with an error keeps the old one.
+// list returns the orders as shown: the placed ones IB does not list
+// yet, then IB's.
+func (p *ordersPanel) list() []Order {
+	if len(p.placed) == 0 {
+		return p.orders
+	}
+	return append(slices.Clone(p.placed), p.orders...)
+}
+
+// isPlaced reports whether row i of list() waits for IB's order list.
+func (p *ordersPanel) isPlaced(i int) bool { return i < len(p.placed) }
+
+// setOrders replaces IB's order list, drops the placed orders it now
+// includes and keeps the selection on the same order when it is still
+// there. A nil list with an error keeps the old one.
 func (p *ordersPanel) setOrders(orders []Order, now time.Time) {
 	if orders == nil && p.refreshed {
 		return
 	}
-	var selectedID string
-	if p.selected < len(p.orders) {
-		selectedID = p.orders[p.selected].ID
-	}
+	selected := p.selectedID()
 	p.orders, p.updated, p.refreshed = orders, now, true
-	p.selected = 0
-	for i, o := range orders {
-		if o.ID == selectedID {
-			p.selected = i
+	p.placed = slices.DeleteFunc(p.placed, func(o Order) bool { return listsOrder(orders, o.ID) })
+	p.selectID(selected)
+}
+
+// addPlaced shows an order the ticket placed until IB's order list
+// includes it.
+func (p *ordersPanel) addPlaced(msg common.PlacedMsg, now time.Time) {
+	if len(msg.OrderIDs) == 0 || listsOrder(p.orders, msg.OrderIDs[0]) || listsOrder(p.placed, msg.OrderIDs[0]) {
+		return
+	}
+	o := Order{ID: msg.OrderIDs[0], Description: msg.Description, Placed: now}
+	for i, id := range msg.OrderIDs {
+		role := "stop"
+		if i == 0 {
+			role = "parent"
+		}
+		o.Legs = append(o.Legs, Leg{Role: role, OrderID: id})
+	}
+	selected := p.selectedID()
+	p.placed = append([]Order{o}, p.placed...)
+	p.selectID(selected)
+}
+
+func (p *ordersPanel) selectedID() string {
+	if list := p.list(); p.selected < len(list) {
+		return list[p.selected].ID
+	}
+	return ""
+}
+
+// selectID selects the order with id, or the first one when it is gone.
+func (p *ordersPanel) selectID(id string) {
+	p.selected = max(slices.IndexFunc(p.list(), func(o Order) bool { return o.ID == id }), 0)
+}
+
+// listsOrder reports whether an order in orders, or one of its legs,
+// has the IB order id.
+func listsOrder(orders []Order, id string) bool {
+	for _, o := range orders {
+		if o.ID == id || slices.ContainsFunc(o.Legs, func(l Leg) bool { return l.OrderID == id }) {
+			return true
 		}
 	}
+	return false
 }
 
 func (p *ordersPanel) Init() tea.Cmd { return nil }
@@ -83,14 +135,14 @@ func (p *ordersPanel) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		case key.Matches(msg, km.Up):
 			p.selected = max(p.selected-1, 0)
 		case key.Matches(msg, km.Down):
-			p.selected = min(p.selected+1, max(len(p.orders)-1, 0))
+			p.selected = min(p.selected+1, max(len(p.list())-1, 0))
 		case key.Matches(msg, km.Top):
 			p.selected = 0
 		case key.Matches(msg, km.Bottom):
-			p.selected = max(len(p.orders)-1, 0)
+			p.selected = max(len(p.list())-1, 0)
 		case key.Matches(msg, km.Cancel):
-			if p.selected < len(p.orders) {
-				o := p.orders[p.selected]
+			if list := p.list(); p.selected < len(list) {
+				o := list[p.selected]
 				return p, func() tea.Msg { return cancelRequestMsg{order: o} }
 			}
 		}
@@ -113,14 +165,14 @@ func (p *ordersPanel) FullHelp() [][]key.Binding {
 }
 
 func (p *ordersPanel) Lines(width int) int {
-	n := 2
+	n := 2 + 2*len(p.placed)
 	for _, o := range p.orders {
 		n += 1 + len(o.Legs)
 	}
 	return max(n, 3)
 }
 
-func (p *ordersPanel) orderLines(o Order, selected bool, width int) []string {
+func (p *ordersPanel) orderLines(o Order, selected, placed bool, width int) []string {
 	st := p.common.Styles
 	mark := "  "
 	if selected {
@@ -135,6 +187,9 @@ func (p *ordersPanel) orderLines(o Order, selected bool, width int) []string {
 		line = st.Selected.Render(common.Truncate(head, width-2))
 	}
 	lines := []string{mark + line}
+	if placed {
+		return append(lines, "    "+st.Info.Render(common.Truncate(placedStatus, width-4)))
+	}
 	for _, leg := range o.Legs {
 		text := fmt.Sprintf("%-6s #%s %s", leg.Role, leg.OrderID, leg.Status)
 		if leg.Size > 0 {
@@ -153,13 +208,14 @@ func (p *ordersPanel) View() string {
 		extra += " · updated " + common.Ago(p.common.Now(), p.updated)
 	}
 	lines := []string{titleLine(st, p.Title(), p.focused, extra)}
-	if len(p.orders) == 0 {
+	list := p.list()
+	if len(list) == 0 {
 		lines = append(lines, st.Muted.Render(common.Truncate("No orders yet. Press n to open the order ticket.", width)))
 		return strings.Join(lines, "\n")
 	}
 	var groups [][]string
-	for i, o := range p.orders {
-		groups = append(groups, p.orderLines(o, i == p.selected, width))
+	for i, o := range list {
+		groups = append(groups, p.orderLines(o, i == p.selected, p.isPlaced(i), width))
 	}
 	first := firstVisibleGroup(groups, p.selected, height-1)
 	for _, g := range groups[first:] {
@@ -172,17 +228,25 @@ func (p *ordersPanel) View() string {
 }
 
 func (p *ordersPanel) Summary(width int) string {
-	text := fmt.Sprintf("%s: %d recent · n new order", p.Title(), len(p.orders))
-	if len(p.orders) > 0 {
-		o := p.orders[0]
+	list := p.list()
+	text := fmt.Sprintf("%s: %d recent · n new order", p.Title(), len(list))
+	if len(list) > 0 {
+		o := list[0]
 		status := ""
-		if len(o.Legs) > 0 {
+		switch {
+		case p.isPlaced(0):
+			status = " placed"
+		case len(o.Legs) > 0:
 			status = " " + o.Legs[0].Status
 		}
-		text = fmt.Sprintf("%s: %d · last #%s%s · n new order", p.Title(), len(p.orders), o.ID, status)
+		text = fmt.Sprintf("%s: %d · last #%s%s · n new order", p.Title(), len(list), o.ID, status)
 	}
 	return p.common.Styles.Summary.Render(common.Truncate(text, width))
 }
+
+// placedStatus is the status line of an order placed but not yet in
+// IB's order list.
+const placedStatus = "placed, waiting for IB's order list…"
 
 // orderTone picks the tone of IB's order status words.
 func orderTone(status string) common.Tone {

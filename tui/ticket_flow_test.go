@@ -5,6 +5,8 @@ import (
 	"context"
 	"math"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,10 +49,18 @@ func typeText(tm *teatest.TestModel, text string) {
 	}
 }
 
-func waitScreen(t *testing.T, tm *teatest.TestModel, text string) {
+// waitScreen waits until the program's output contains every one of
+// texts. The output is read once, so texts that one frame draws must
+// be waited for in one call.
+func waitScreen(t *testing.T, tm *teatest.TestModel, texts ...string) {
 	t.Helper()
 	teatest.WaitFor(t, tm.Output(), func(out []byte) bool {
-		return bytes.Contains(out, []byte(text))
+		for _, text := range texts {
+			if !bytes.Contains(out, []byte(text)) {
+				return false
+			}
+		}
+		return true
 	}, teatest.WithDuration(30*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
 }
 
@@ -63,7 +73,8 @@ var (
 // TestTicketFlowInDashboard places a SPY put with its stop through the
 // dashboard: n opens the ticket, the pickers take a listed expiry and
 // strike, the preview shows IB's what-if, two questions are confirmed,
-// and the orders panel is back with the result.
+// and the orders panel is back with the placed order, which waits for
+// IB's order list until a refresh includes it.
 func TestTicketFlowInDashboard(t *testing.T) {
 	e := simtest.New(t)
 	put := e.NearPut(t, "20250815")
@@ -104,8 +115,22 @@ func TestTicketFlowInDashboard(t *testing.T) {
 	waitScreen(t, tm, "Placed: order")
 	waitScreen(t, tm, "stop   BUY STP")
 
+	book := e.Server.Orders()
+	if len(book) != 2 || book[1].ParentID != book[0].COID {
+		t.Fatalf("book = %+v, want an entry and its stop linked by parentId", book)
+	}
+	entryID, stopID := strconv.FormatInt(book[0].OrderID, 10), strconv.FormatInt(book[1].OrderID, 10)
+
+	// No orders refresh runs in this test, so only the ticket's report
+	// of the placement can put the order in the panel.
 	tm.Send(tea.KeyPressMsg{Code: tea.KeyEscape})
-	waitScreen(t, tm, "Consumer keys")
+	waitScreen(t, tm, "#"+entryID+" SELL 1 SPY", placedStatus)
+
+	live, err := e.Desk.Client.LiveOrders(context.Background(), e.Desk.Account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm.Send(OrdersMsg{Orders: OrdersFromLive(live)})
 	if err := tm.Quit(); err != nil {
 		t.Fatal(err)
 	}
@@ -113,10 +138,12 @@ func TestTicketFlowInDashboard(t *testing.T) {
 	if final.ticket != nil || final.mode != modeDashboard {
 		t.Errorf("ticket still open after esc (mode %d)", final.mode)
 	}
-
-	book := e.Server.Orders()
-	if len(book) != 2 || book[1].ParentID != book[0].COID {
-		t.Fatalf("book = %+v, want an entry and its stop linked by parentId", book)
+	got := screen(final)
+	if strings.Contains(got, "waiting for IB's order list") {
+		t.Errorf("order still waits after IB's order list included it:\n%s", got)
+	}
+	if !strings.Contains(got, "parent #"+entryID) || !strings.Contains(got, "stop   #"+stopID) {
+		t.Errorf("orders panel lacks IB's legs %s and %s:\n%s", entryID, stopID, got)
 	}
 }
 

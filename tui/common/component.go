@@ -48,6 +48,18 @@ func DoneCmd(notice string, err error) tea.Cmd {
 	return func() tea.Msg { return DoneMsg{Notice: notice, Err: err} }
 }
 
+// PlacedMsg is sent by a component that placed an order once IB has
+// accepted it, so that the orders panel lists the order before IB's
+// order list includes it: IB allows one read of that list per 5 s.
+type PlacedMsg struct {
+	// OrderIDs are IB's order ids, the parent first and then its
+	// attached orders, such as the stop-loss.
+	OrderIDs []string
+	// Description is the order in one line, such as
+	// "SELL 1 SPY 2026-12-18 599 P LMT 8.10 DAY, stop BUY STP 24.30".
+	Description string
+}
+
 // ErrorMsg reports an error from any source (key watcher, session,
 // orders, a component) for the IB errors panel. Source is a short label
 // such as "orders" or a consumer key.

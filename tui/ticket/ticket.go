@@ -453,9 +453,20 @@ func (m *Model) onPlaced(msg placedMsg) tea.Cmd {
 		if m.opts.OnPlaced != nil {
 			m.opts.OnPlaced()
 		}
-		return m.refreshStatus()
+		return tea.Batch(m.refreshStatus(), m.announcePlaced())
 	}
 	return nil
+}
+
+// announcePlaced tells the dashboard which orders IB accepted, so its
+// orders panel shows them before its next refresh.
+func (m *Model) announcePlaced() tea.Cmd {
+	ids := orderform.OrderIDs(m.placement)
+	if len(ids) == 0 {
+		return nil
+	}
+	placed := common.PlacedMsg{OrderIDs: ids, Description: m.plan.Order.String()}
+	return func() tea.Msg { return placed }
 }
 
 func (m *Model) onStatus(msg statusMsg) tea.Cmd {
