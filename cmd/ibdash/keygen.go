@@ -44,12 +44,10 @@ func runKeygen(ctx context.Context, env *environment, args []string) int {
 		return code
 	}
 	if *dir == "" {
-		env.errorf("keygen: --dir is required, for example: ibdash keygen --dir ~/.config/ibdash/keys")
-		return exitUsage
+		return env.usageError(fs, "keygen: --dir is required, for example: ibdash keygen --dir ~/.config/ibdash/keys")
 	}
 	if *dhBits < 512 {
-		env.errorf("keygen: --dh-bits %d is too small; use 2048 (IB's requirement)", *dhBits)
-		return exitUsage
+		return env.usageError(fs, "keygen: --dh-bits %d is too small; use 2048 (IB's requirement)", *dhBits)
 	}
 
 	if err := os.MkdirAll(*dir, 0o700); err != nil {

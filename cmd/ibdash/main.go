@@ -109,19 +109,48 @@ func (env *environment) newFlagSet(name, synopsis string) *flag.FlagSet {
 }
 
 // parseFlags parses args and returns the exit code to use when parsing
-// stops the command (help or a bad flag), or -1 to go on.
+// stops the command (help or a bad flag), or -1 to go on. -h prints the
+// whole help. A bad flag prints its error and a pointer to -h, so that
+// the error is not lost above a page of help.
 func parseFlags(fs *flag.FlagSet, args []string) int {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
+	// The flag package prints the error and the help itself; both are
+	// held back here and printed below as the outcome requires.
+	output, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(output)
+	fs.Usage = usage
+
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(output, "%s: %v\n", fs.Name(), err)
+		printHelpPointer(output, fs)
 		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+	case fs.NArg() > 0:
+		fmt.Fprintf(output, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		printHelpPointer(output, fs)
 		return exitUsage
 	}
 	return -1
+}
+
+// printHelpPointer prints the one line that follows a usage error: the
+// command that shows the flags of fs.
+func printHelpPointer(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Run `%s -h` for its flags.\n", fs.Name())
+}
+
+// usageError prints a usage error of the command whose flags fs holds,
+// such as a flag value out of range, with the pointer to its help, and
+// returns exitUsage.
+func (env *environment) usageError(fs *flag.FlagSet, format string, args ...any) int {
+	env.errorf(format, args...)
+	printHelpPointer(env.stderr, fs)
+	return exitUsage
 }
 
 // openLog sets env.logger: a text log in the --debug file, or a logger

@@ -140,20 +140,18 @@ func runMonitor(ctx context.Context, env *environment, args []string) int {
 		return exitUsage
 	}
 	if err := f.apply(set, &cfg.Gateway); err != nil {
-		env.errorf("monitor: %v", err)
-		return exitUsage
+		return env.usageError(fs, "monitor: %v", err)
 	}
+	// The file passed this check when it was loaded, so a failure here
+	// comes from a flag.
 	if err := cfg.Validate(); err != nil {
-		env.errorf("monitor: %v", err)
-		return exitUsage
+		return env.usageError(fs, "monitor: %v", err)
 	}
 	if len(cfg.Gateway.Ports) == 0 {
-		env.errorf("monitor: no port to watch; pass --port 4001 (repeatable) or set ports in the [gateway] table")
-		return exitUsage
+		return env.usageError(fs, "monitor: no port to watch; pass --port 4001 (repeatable) or set ports in the [gateway] table")
 	}
 	if f.asJSON && !f.once {
-		env.errorf("monitor: --json needs --once; the watchdog itself logs to stderr")
-		return exitUsage
+		return env.usageError(fs, "monitor: --json needs --once; the watchdog itself logs to stderr")
 	}
 
 	opts := gatewayOptions(cfg.Gateway)
@@ -164,8 +162,7 @@ func runMonitor(ctx context.Context, env *environment, args []string) int {
 		opts.Scan.ProcessRefresh = f.processRefresh
 	}
 	if opts.Scan.Source, err = parseSource(f.source); err != nil {
-		env.errorf("monitor: %v", err)
-		return exitUsage
+		return env.usageError(fs, "monitor: %v", err)
 	}
 	if f.once {
 		return monitorOnce(ctx, env, opts, f.asJSON)

@@ -84,8 +84,7 @@ func runOrder(ctx context.Context, env *environment, args []string) int {
 	}
 	if opts.market {
 		if opts.in.Limit != "" {
-			env.errorf("order: --limit and --market exclude each other; keep one")
-			return exitUsage
+			return env.usageError(fs, "order: --limit and --market exclude each other; keep one")
 		}
 		opts.in.OrderType = string(ibclient.Market)
 	}

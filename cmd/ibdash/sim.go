@@ -74,12 +74,10 @@ func runSim(ctx context.Context, env *environment, args []string) int {
 	}
 
 	if err := checkListenAddress(f.listen, f.allowRemote); err != nil {
-		env.errorf("sim: %v", err)
-		return exitUsage
+		return env.usageError(fs, "sim: %v", err)
 	}
 	if f.bridgeDelay < 0 || f.penalty <= 0 || f.faultCount < 0 || f.latency < 0 || f.slowResponse < 0 {
-		env.errorf("sim: --bridge-delay, --latency, --slow-response and --fault-count must not be negative, and --penalty must be positive")
-		return exitUsage
+		return env.usageError(fs, "sim: --bridge-delay, --latency, --slow-response and --fault-count must not be negative, and --penalty must be positive")
 	}
 
 	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -90,8 +88,7 @@ func runSim(ctx context.Context, env *environment, args []string) int {
 	sim := ibsim.New(ibsim.Options{Seed: f.seed, Logger: logger, BridgeDelay: bridgeDelay, PenaltyDuration: f.penalty})
 	for _, fault := range f.faults() {
 		if _, err := sim.AddFault(fault); err != nil {
-			env.errorf("sim: %v", err)
-			return exitUsage
+			return env.usageError(fs, "sim: %v", err)
 		}
 	}
 
