@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestFlagErrorsPointAtHelp checks every subcommand's answer to a bad flag:
+// TestFlagErrorsPointAtHelp checks every subcommand's output for a bad flag:
 // the error and one line that points at the command's -h, with the help
 // itself left out so that the error stays in sight.
 func TestFlagErrorsPointAtHelp(t *testing.T) {

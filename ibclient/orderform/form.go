@@ -200,7 +200,7 @@ func Check(in Input, m Market) (*Order, error) {
 	}
 	errs.add(FieldStrike, err)
 	// Without a listed contract there is no quote to price at, and the
-	// error on symbol, expiry, right or strike says why.
+	// error on symbol, expiry, right or strike explains why.
 	contractOK := symbolOK && expiryOK && rightOK && strikeOK
 
 	o.Side, err = ParseSide(in.Side)
