@@ -48,6 +48,11 @@ type Options struct {
 	CancelOrder func(ctx context.Context, order Order) (string, error)
 	// NewTicket builds the order ticket opened with n.
 	NewTicket func(common.Common) common.Component
+	// OrdersDisabled, when not empty, turns the order ticket and cancel
+	// off and is the sentence shown to explain why. Their keys stay bound
+	// but disabled, so the help leaves them out and pressing one shows
+	// the sentence.
+	OrdersDisabled string
 
 	// TaskTimeout bounds each network action; 0 means one minute.
 	TaskTimeout time.Duration
@@ -107,13 +112,17 @@ func New(opts Options) *Model {
 	if opts.TaskTimeout <= 0 {
 		opts.TaskTimeout = time.Minute
 	}
+	if opts.OrdersDisabled != "" {
+		c.KeyMap.NewOrder.SetEnabled(false)
+		c.KeyMap.Cancel.SetEnabled(false)
+	}
 
 	m := &Model{common: c, opts: opts, help: help.New()}
 	m.keys = newKeysPanel(c, opts.Consumers, opts.TradingConsumer)
 	m.session = newSessionPanel(c, opts.TradingConsumer)
 	m.errors = newErrorsPanel(c)
 	m.gateway = newGatewayPanel(c, opts.GatewayPorts, opts.CloseWaitThreshold)
-	m.orders = newOrdersPanel(c)
+	m.orders = newOrdersPanel(c, opts.OrdersDisabled)
 	m.panels = []panel{m.keys, m.session, m.gateway, m.errors, m.orders}
 	m.help.Styles = c.Styles.Help
 	m.setFocus(0)

@@ -714,3 +714,58 @@ func TestPlacedOrderWaitsForIBList(t *testing.T) {
 		t.Errorf("IB's status of order 2001 not shown:\n%s", got)
 	}
 }
+
+// TestOrdersDisabledShowsReason turns orders off as a read-only viewer
+// of ibdash serve has them: nothing offers n or c, and pressing either
+// shows the reason instead of opening the ticket or a cancel question.
+func TestOrdersDisabledShowsReason(t *testing.T) {
+	const reason = "Orders are off over SSH: ibdash serve was started without --allow-orders."
+	var tk *testTicket
+	rec := &recorder{}
+	opts := ticketOptions(&tk)
+	opts.CancelOrder = rec.cancel
+	opts.OrdersDisabled = reason
+	m := newSized(t, opts, 120, 40)
+
+	got := screen(m)
+	for _, offer := range []string{"n new order", "Press n"} {
+		if strings.Contains(got, offer) {
+			t.Errorf("screen offers %q while orders are off:\n%s", offer, got)
+		}
+	}
+	if !strings.Contains(got, "orders off") {
+		t.Errorf("orders panel does not say orders are off:\n%s", got)
+	}
+	if s := ansi.Strip(m.orders.Summary(80)); !strings.Contains(s, "orders off") || strings.Contains(s, "new order") {
+		t.Errorf("summary = %q, want orders off", s)
+	}
+
+	drive(m, press(m, keyRune('n'))[0])
+	if m.mode != modeDashboard || tk != nil {
+		t.Errorf("n opened mode %d (ticket built: %v), want the dashboard", m.mode, tk != nil)
+	}
+	if m.notice == nil || m.notice.text != reason {
+		t.Errorf("notice after n = %+v, want the reason", m.notice)
+	}
+
+	feed(m, OrdersMsg{Orders: []Order{liveBracket()}})
+	for m.panels[m.focus] != m.orders {
+		press(m, keyTab)
+	}
+	m.notice = nil
+	drive(m, press(m, keyRune('c'))[0])
+	if m.mode != modeDashboard || len(rec.calls) != 0 {
+		t.Errorf("c asked or cancelled (mode %d, calls %q)", m.mode, rec.calls)
+	}
+	if m.notice == nil || m.notice.text != reason {
+		t.Errorf("notice after c = %+v, want the reason", m.notice)
+	}
+	if bar := ansi.Strip(m.renderHelpBar(120)); strings.Contains(bar, "cancel order") || strings.Contains(bar, "new order") {
+		t.Errorf("help bar offers order keys: %q", bar)
+	}
+
+	press(m, keyRune('?'))
+	if got := screen(m); !strings.Contains(got, "Orders are off over SSH") || strings.Contains(got, "cancel order") {
+		t.Errorf("full help does not give the reason, or lists c:\n%s", got)
+	}
+}

@@ -55,9 +55,30 @@ type ordersPanel struct {
 	updated   time.Time
 	selected  int // index into list()
 	refreshed bool
+	// disabled is why orders are off (Options.OrdersDisabled), or "".
+	disabled string
 }
 
-func newOrdersPanel(c common.Common) *ordersPanel { return &ordersPanel{common: c} }
+func newOrdersPanel(c common.Common, disabled string) *ordersPanel {
+	return &ordersPanel{common: c, disabled: disabled}
+}
+
+// actionHint is the title's hint on how to place an order, or that
+// orders are off.
+func (p *ordersPanel) actionHint() string {
+	if p.disabled != "" {
+		return "orders off"
+	}
+	return "n new order"
+}
+
+// emptyText is what the panel shows before there is any order.
+func (p *ordersPanel) emptyText() string {
+	if p.disabled != "" {
+		return "No orders yet. " + p.disabled
+	}
+	return "No orders yet. Press n to open the order ticket."
+}
 
 // list returns the orders as shown: the placed ones IB does not list
 // yet, then IB's.
@@ -203,14 +224,14 @@ func (p *ordersPanel) orderLines(o Order, selected, placed bool, width int) []st
 func (p *ordersPanel) View() string {
 	st := p.common.Styles
 	width, height := p.common.Width, p.common.Height
-	extra := "n new order"
+	extra := p.actionHint()
 	if p.refreshed {
 		extra += " · updated " + common.Ago(p.common.Now(), p.updated)
 	}
 	lines := []string{titleLine(st, p.Title(), p.focused, extra)}
 	list := p.list()
 	if len(list) == 0 {
-		lines = append(lines, st.Muted.Render(common.Truncate("No orders yet. Press n to open the order ticket.", width)))
+		lines = append(lines, st.Muted.Render(common.Truncate(p.emptyText(), width)))
 		return strings.Join(lines, "\n")
 	}
 	var groups [][]string
@@ -229,7 +250,7 @@ func (p *ordersPanel) View() string {
 
 func (p *ordersPanel) Summary(width int) string {
 	list := p.list()
-	text := fmt.Sprintf("%s: %d recent · n new order", p.Title(), len(list))
+	text := fmt.Sprintf("%s: %d recent · %s", p.Title(), len(list), p.actionHint())
 	if len(list) > 0 {
 		o := list[0]
 		status := ""
@@ -239,7 +260,7 @@ func (p *ordersPanel) Summary(width int) string {
 		case len(o.Legs) > 0:
 			status = " " + o.Legs[0].Status
 		}
-		text = fmt.Sprintf("%s: %d · last #%s%s · n new order", p.Title(), len(list), o.ID, status)
+		text = fmt.Sprintf("%s: %d · last #%s%s · %s", p.Title(), len(list), o.ID, status, p.actionHint())
 	}
 	return p.common.Styles.Summary.Render(common.Truncate(text, width))
 }

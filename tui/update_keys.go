@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -39,6 +40,8 @@ func (m *Model) handleDashboardKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, km.NewOrder):
 		return m.openTicket()
+	case m.ordersKeyDisabled(msg):
+		return m.setNotice(m.opts.OrdersDisabled, common.ToneWarn, false)
 	case key.Matches(msg, km.Dismiss) && m.notice != nil:
 		m.notice = nil
 		return nil
@@ -48,6 +51,22 @@ func (m *Model) handleDashboardKey(msg tea.KeyPressMsg) tea.Cmd {
 	p := m.panels[m.focus]
 	_, cmd = p.Update(msg)
 	return cmd
+}
+
+// ordersKeyDisabled reports whether msg is the key of an order action
+// that Options.OrdersDisabled turned off: n anywhere, or c in the
+// orders panel. key.Matches never matches a disabled binding, so the
+// keys are compared here.
+func (m *Model) ordersKeyDisabled(msg tea.KeyPressMsg) bool {
+	if m.opts.OrdersDisabled == "" {
+		return false
+	}
+	km := m.common.KeyMap
+	pressed := msg.String()
+	if slices.Contains(km.NewOrder.Keys(), pressed) {
+		return true
+	}
+	return m.panels[m.focus] == m.orders && slices.Contains(km.Cancel.Keys(), pressed)
 }
 
 func (m *Model) handleHelpKey(msg tea.KeyPressMsg) tea.Cmd {

@@ -154,10 +154,15 @@ func (m *Model) renderFullHelp(width, height int) []string {
 	lines := []string{titleLine(st, "Keys", true, "? or esc to close")}
 	lines = append(lines, strings.Split(m.help.FullHelpView(groups), "\n")...)
 	lines = append(lines, "")
-	for _, text := range []string{
+	notes := []string{
 		"r rechecks the selected consumer key; c cancels the selected order after a confirmation.",
 		"Countdowns are in IB's time zone, America/New_York (ET).",
-	} {
+	}
+	if reason := m.opts.OrdersDisabled; reason != "" {
+		notes[0] = "r rechecks the selected consumer key."
+		notes = append(notes, reason)
+	}
+	for _, text := range notes {
 		for _, l := range common.Wrap(text, width-borderCols) {
 			lines = append(lines, st.Muted.Render(l))
 		}

@@ -239,6 +239,9 @@ func TestOrderGateReadOnly(t *testing.T) {
 	gate := newOrderGate()
 	v := &viewer{id: "a", name: "alice@127.0.0.1:1000"}
 	m := newTestViewer(gate, v, false)
+	if screen := screenOf(m); strings.Contains(screen, "new order") || !strings.Contains(screen, "orders off") {
+		t.Errorf("read-only viewer is offered the order ticket:\n%s", screen)
+	}
 	pressN(m)
 	if screen := screenOf(m); !strings.Contains(screen, "Orders are off over SSH") {
 		t.Errorf("no read-only notice:\n%s", screen)

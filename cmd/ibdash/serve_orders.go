@@ -13,7 +13,8 @@ import (
 	"github.com/ibdash/ibdash/tui/common"
 )
 
-// readOnlyNotice is shown when a viewer of a read-only server presses n.
+// readOnlyNotice tells a viewer of a read-only server why orders are
+// off, in the orders panel, the full help and when n or c is pressed.
 const readOnlyNotice = "Orders are off over SSH: ibdash serve was started without --allow-orders."
 
 // errReadOnly is returned by a cancel on a read-only server.
@@ -96,6 +97,9 @@ func (g *orderGate) cancelOrder(v *viewer, cancel func(context.Context, tui.Orde
 // ticket in this build) stays nil.
 func (g *orderGate) orderOptions(opts *tui.Options, v *viewer, allowOrders bool) {
 	if !allowOrders {
+		// The dashboard hides n and c and shows readOnlyNotice when they
+		// are pressed; the actions below turn orders off even so.
+		opts.OrdersDisabled = readOnlyNotice
 		opts.NewTicket = func(c common.Common) common.Component { return noticeTicket{common: c, text: readOnlyNotice} }
 		opts.CancelOrder = func(context.Context, tui.Order) (string, error) { return "", errReadOnly }
 		return

@@ -250,7 +250,7 @@ func TestServeDemoOverSSH(t *testing.T) {
 
 	t.Run("orders are read-only by default", func(t *testing.T) {
 		v := r.openViewer(t, allowed)
-		v.waitFor(t, "new order")
+		v.waitFor(t, "orders off")
 		if _, err := v.stdin.Write([]byte("n")); err != nil {
 			t.Fatal(err)
 		}
