@@ -30,8 +30,8 @@ const (
 
 // renderBox draws lines inside a rounded border of exactly width by
 // height cells, in the color of style. Lines are expected to fit already
-// (panels shorten text at word boundaries); any that do not are cut, so
-// the layout never breaks. The border is drawn here rather than by
+// (panels shorten text at word boundaries); any that do not are cut with
+// an ellipsis, so the layout never breaks. The border is drawn here rather than by
 // lipgloss, which measures every line again and costs most of a frame.
 func renderBox(style lipgloss.Style, width, height int, lines []string) []string {
 	innerW := max(width-borderCols, 0)
@@ -76,26 +76,26 @@ func scrollWindow(selected, total, height int) int {
 	return min(max(first, 0), total-height)
 }
 
-// lineCache hands the lines a panel rendered for Lines to the View call
-// right after it, so a frame renders each panel once. View takes the
-// lines out, so a later frame never sees stale ones.
-type lineCache struct {
+// rowCache hands the rows a panel built for Lines to the View call
+// right after it, so a frame builds each panel once. View takes the
+// rows out, so a later frame never sees stale ones.
+type rowCache struct {
 	width int
-	lines []string
+	rows  []textRow
 	valid bool
 }
 
-func (c *lineCache) store(width int, lines []string) {
-	c.width, c.lines, c.valid = width, lines, true
+func (c *rowCache) store(width int, rows []textRow) {
+	c.width, c.rows, c.valid = width, rows, true
 }
 
-// take returns the stored lines when they were rendered at width, or
-// renders them anew.
-func (c *lineCache) take(width int, render func(int) []string) []string {
+// take returns the stored rows when they were built for width, or
+// builds them anew.
+func (c *rowCache) take(width int, build func(int) []textRow) []textRow {
 	if c.valid && c.width == width {
 		c.valid = false
-		return c.lines
+		return c.rows
 	}
 	c.valid = false
-	return render(width)
+	return build(width)
 }

@@ -43,7 +43,7 @@ type gatewayPanel struct {
 	snap      gateway.Snapshot
 	seen      bool
 	restart   *restartInfo
-	cache     lineCache
+	cache     rowCache
 }
 
 func newGatewayPanel(c common.Common, ports []int, threshold int) *gatewayPanel {
@@ -67,53 +67,56 @@ func (p *gatewayPanel) Title() string                              { return "Gat
 func (p *gatewayPanel) ShortHelp() []key.Binding                   { return nil }
 func (p *gatewayPanel) FullHelp() [][]key.Binding                  { return nil }
 
-// Lines renders the panel and keeps the lines for the View that follows
-// in the same frame.
+// Lines builds the panel's rows, one line each, and keeps them for the
+// View that follows in the same frame.
 func (p *gatewayPanel) Lines(width int) int {
-	p.cache.store(width, p.lines(width))
-	return len(p.cache.lines)
+	p.cache.store(width, p.rows(width))
+	return len(p.cache.rows)
 }
 
+// View fits the rows to the panel, wrapping long ones when the panel
+// has rows to spare.
 func (p *gatewayPanel) View() string {
-	lines := p.cache.take(p.common.Width, p.lines)
-	return strings.Join(lines[:min(len(lines), max(p.common.Height, 1))], "\n")
+	height := max(p.common.Height, 1)
+	lines := fitRows(p.cache.take(p.common.Width, p.rows), p.common.Width, height)
+	return strings.Join(lines[:min(len(lines), height)], "\n")
 }
 
-func (p *gatewayPanel) lines(width int) []string {
+func (p *gatewayPanel) rows(width int) []textRow {
 	st := p.common.Styles
 	extra := fmt.Sprintf("CLOSE_WAIT threshold %d", p.threshold)
-	lines := []string{titleLine(st, p.Title(), p.focused, extra)}
+	rows := []textRow{fixedRow(titleLine(st, p.Title(), p.focused, extra))}
 	if len(p.ports) == 0 {
-		return append(lines, st.Muted.Render(common.Truncate("No [gateway] ports configured.", width)))
+		return append(rows, styledRow(st.Muted, "No [gateway] ports configured."))
 	}
 	if !p.seen {
-		lines = append(lines, st.Muted.Render(common.Truncate("Waiting for the first scan…", width)))
-		return append(lines, p.restartLines(width)...)
+		rows = append(rows, styledRow(st.Muted, "Waiting for the first scan…"))
+		return append(rows, p.restartRows()...)
 	}
 	if p.snap.Error != "" {
-		lines = append(lines, st.Bad.Render(common.Truncate("scan failed: "+p.snap.Error, width)))
+		rows = append(rows, styledRow(st.Bad, "scan failed: "+p.snap.Error))
 	}
 	for _, port := range p.ports {
 		ps, ok := p.snap.Port(port)
 		if !ok {
-			lines = append(lines, st.Muted.Render(fmt.Sprintf(":%d not scanned", port)))
+			rows = append(rows, styledRow(st.Muted, fmt.Sprintf(":%d not scanned", port)))
 			continue
 		}
-		lines = append(lines, p.portLines(ps, width)...)
+		rows = append(rows, p.portRows(ps, width)...)
 	}
-	return append(lines, p.restartLines(width)...)
+	return append(rows, p.restartRows()...)
 }
 
-func (p *gatewayPanel) portLines(ps *gateway.PortStats, width int) []string {
+func (p *gatewayPanel) portRows(ps *gateway.PortStats, width int) []textRow {
 	st := p.common.Styles
-	head := st.Value.Render(fmt.Sprintf(":%d ", ps.Port))
+	head := textRow{indent: "  ", spans: []span{{fmt.Sprintf(":%d ", ps.Port), st.Value}}}
 	if ps.Listening {
-		head += st.OK.Render("LISTENING")
+		head.spans = append(head.spans, span{"LISTENING", st.OK})
 	} else {
-		head += st.Bad.Render("NOT LISTENING")
+		head.spans = append(head.spans, span{"NOT LISTENING", st.Bad})
 	}
 	if ps.Probe != nil {
-		head += "  " + probeText(st, ps.Probe, width-30)
+		head.spans = append(head.spans, probeSpan(st, ps.Probe))
 	}
 
 	cwTone := common.ToneOK
@@ -123,10 +126,12 @@ func (p *gatewayPanel) portLines(ps *gateway.PortStats, width int) []string {
 	case ps.CloseWait*4 >= p.threshold*3:
 		cwTone = common.ToneWarn
 	}
-	counts := st.Label.Render("established ") + st.Value.Render(fmt.Sprint(ps.Established)) +
-		st.Label.Render("  close_wait ") + st.ByTone(cwTone).Render(fmt.Sprintf("%d/%d", ps.CloseWait, p.threshold)) +
-		st.Label.Render("  time_wait ") + st.Value.Render(fmt.Sprint(ps.TimeWait)) +
-		st.Label.Render("  other ") + st.Value.Render(fmt.Sprint(ps.Other))
+	counts := textRow{first: "  ", indent: "  ", spans: []span{
+		{"established ", st.Label}, {fmt.Sprint(ps.Established), st.Value},
+		{"  close_wait ", st.Label}, {fmt.Sprintf("%d/%d", ps.CloseWait, p.threshold), st.ByTone(cwTone)},
+		{"  time_wait ", st.Label}, {fmt.Sprint(ps.TimeWait), st.Value},
+		{"  other ", st.Label}, {fmt.Sprint(ps.Other), st.Value},
+	}}
 
 	strikes := ""
 	if ps.CloseWaitStrikes > 0 || ps.ProbeStrikes > 0 {
@@ -137,35 +142,36 @@ func (p *gatewayPanel) portLines(ps *gateway.PortStats, width int) []string {
 	if strikes != "" {
 		spark += st.Warn.Render(strikes)
 	}
-	return []string{head, "  " + counts, spark}
+	return []textRow{head, counts, fixedRow(spark)}
 }
 
-func (p *gatewayPanel) restartLines(width int) []string {
+func (p *gatewayPanel) restartRows() []textRow {
 	st := p.common.Styles
-	var lines []string
+	var rows []textRow
 	if r := p.restart; r != nil {
 		text := fmt.Sprintf("last restart %s %s: %s", r.time.Format("15:04:05"), portList(r.ports), r.result)
 		tone := common.ToneOK
 		if !r.ok {
 			tone = common.ToneBad
 		}
-		lines = append(lines, st.ByTone(tone).Render(common.Truncate(text, width)))
+		rows = append(rows, textRow{indent: "  ", spans: []span{{text, st.ByTone(tone)}}})
 		if r.reason != "" {
-			lines = append(lines, st.Muted.Render(common.Truncate("  "+r.reason, width)))
+			rows = append(rows, textRow{first: "  ", indent: "  ", spans: []span{{r.reason, st.Muted}}})
 		}
 	} else {
-		lines = append(lines, st.Muted.Render("no restart yet"))
+		rows = append(rows, styledRow(st.Muted, "no restart yet"))
 	}
 	if p.snap.HeldBack != "" {
 		text := "restart held back: " + p.snap.HeldBack
 		if !p.snap.NextRestartAllowed.IsZero() {
-			// The countdown goes first, since a narrow panel cuts the end.
+			// The countdown goes first, since a panel without rows to
+			// spare cuts the end.
 			text = "restart held back for " + common.Countdown(p.common.Now(), p.snap.NextRestartAllowed) +
 				": " + p.snap.HeldBack
 		}
-		lines = append(lines, st.Warn.Render(common.Truncate(text, width)))
+		rows = append(rows, textRow{indent: "  ", spans: []span{{text, st.Warn}}})
 	}
-	return lines
+	return rows
 }
 
 func (p *gatewayPanel) Summary(width int) string {
@@ -188,15 +194,16 @@ func (p *gatewayPanel) Summary(width int) string {
 	return p.common.Styles.Summary.Render(common.Truncate(text, width))
 }
 
-func probeText(st *common.Styles, pr *gateway.ProbeResult, width int) string {
+// probeSpan describes the TWS API probe, after two spaces.
+func probeSpan(st *common.Styles, pr *gateway.ProbeResult) span {
 	if pr.OK {
 		latency := "<1ms"
 		if pr.Latency >= time.Millisecond {
 			latency = pr.Latency.Round(time.Millisecond).String()
 		}
-		return st.OK.Render(common.Truncate(fmt.Sprintf("probe ok (v%d, %s)", pr.ServerVersion, latency), max(width, 8)))
+		return span{fmt.Sprintf("  probe ok (v%d, %s)", pr.ServerVersion, latency), st.OK}
 	}
-	return st.Bad.Render(common.Truncate("probe failed: "+pr.Error, max(width, 12)))
+	return span{"  probe failed: " + pr.Error, st.Bad}
 }
 
 // sparkLevels are the bar heights of a sparkline, from empty to full.

@@ -55,7 +55,8 @@ type ordersPanel struct {
 	updated   time.Time
 	selected  int // index into list()
 	refreshed bool
-	// disabled is why orders are off (Options.OrdersDisabled), or "".
+	// disabled is the reason orders are off (Options.OrdersDisabled),
+	// or empty.
 	disabled string
 }
 
@@ -72,7 +73,7 @@ func (p *ordersPanel) actionHint() string {
 	return "n new order"
 }
 
-// emptyText is what the panel shows before there is any order.
+// emptyText returns the text shown before there is any order.
 func (p *ordersPanel) emptyText() string {
 	if p.disabled != "" {
 		return "No orders yet. " + p.disabled
@@ -193,34 +194,40 @@ func (p *ordersPanel) Lines(width int) int {
 	return max(n, 3)
 }
 
-func (p *ordersPanel) orderLines(o Order, selected, placed bool, width int) []string {
+// orderRows returns the rows of one order: its description, then the
+// status of each leg, or that IB's order list does not show it yet.
+func (p *ordersPanel) orderRows(o Order, selected, placed bool) []textRow {
 	st := p.common.Styles
-	mark := "  "
+	head := textRow{first: "  ", indent: "  "}
 	if selected {
-		mark = st.Title.Render("›") + " "
+		head.first = st.Title.Render("›") + " "
 	}
-	head := fmt.Sprintf("#%s %s", o.ID, o.Description)
+	text := fmt.Sprintf("#%s %s", o.ID, o.Description)
 	if !o.Placed.IsZero() {
-		head = o.Placed.Format("15:04:05") + " " + head
+		text = o.Placed.Format("15:04:05") + " " + text
 	}
-	line := st.Value.Render(common.Truncate(head, width-2))
+	style := st.Value
 	if selected && p.focused {
-		line = st.Selected.Render(common.Truncate(head, width-2))
+		style = st.Selected
 	}
-	lines := []string{mark + line}
+	head.spans = []span{{text, style}}
+
+	rows := []textRow{head}
 	if placed {
-		return append(lines, "    "+st.Info.Render(common.Truncate(placedStatus, width-4)))
+		return append(rows, textRow{first: "    ", indent: "    ", spans: []span{{placedStatus, st.Info}}})
 	}
 	for _, leg := range o.Legs {
 		text := fmt.Sprintf("%-6s #%s %s", leg.Role, leg.OrderID, leg.Status)
 		if leg.Size > 0 {
 			text += fmt.Sprintf(" %g/%g filled", leg.Filled, leg.Size)
 		}
-		lines = append(lines, "    "+st.ByTone(orderTone(leg.Status)).Render(common.Truncate(text, width-4)))
+		rows = append(rows, textRow{first: "    ", indent: "    ", spans: []span{{text, st.ByTone(orderTone(leg.Status))}}})
 	}
-	return lines
+	return rows
 }
 
+// View lists the orders around the selected one. When they all fit
+// with rows to spare, long lines wrap, from the top down.
 func (p *ordersPanel) View() string {
 	st := p.common.Styles
 	width, height := p.common.Width, p.common.Height
@@ -231,12 +238,20 @@ func (p *ordersPanel) View() string {
 	lines := []string{titleLine(st, p.Title(), p.focused, extra)}
 	list := p.list()
 	if len(list) == 0 {
-		lines = append(lines, st.Muted.Render(common.Truncate(p.emptyText(), width)))
-		return strings.Join(lines, "\n")
+		lines = append(lines, fitRows([]textRow{styledRow(st.Muted, p.emptyText())}, width, height-1)...)
+		return strings.Join(lines[:min(len(lines), max(height, 1))], "\n")
 	}
-	var groups [][]string
+
+	rows := make([][]textRow, len(list))
+	spare := height - 1
 	for i, o := range list {
-		groups = append(groups, p.orderLines(o, i == p.selected, p.isPlaced(i), width))
+		rows[i] = p.orderRows(o, i == p.selected, p.isPlaced(i))
+		spare -= len(rows[i])
+	}
+	groups := make([][]string, len(list))
+	for i, r := range rows {
+		groups[i] = fitRows(r, width, len(r)+max(spare, 0))
+		spare -= len(groups[i]) - len(r)
 	}
 	first := firstVisibleGroup(groups, p.selected, height-1)
 	for _, g := range groups[first:] {

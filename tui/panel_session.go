@@ -40,7 +40,7 @@ type sessionPanel struct {
 	consumer string
 	event    ibclient.SessionEvent
 	seen     bool
-	cache    lineCache
+	cache    rowCache
 }
 
 func newSessionPanel(c common.Common, consumer string) *sessionPanel {
@@ -62,21 +62,22 @@ func (p *sessionPanel) Title() string                              { return "Ses
 func (p *sessionPanel) ShortHelp() []key.Binding                   { return nil }
 func (p *sessionPanel) FullHelp() [][]key.Binding                  { return nil }
 
-// Lines renders the panel and keeps the lines for the View that follows
-// in the same frame.
+// Lines builds the panel's rows, one line each, and keeps them for the
+// View that follows in the same frame.
 func (p *sessionPanel) Lines(width int) int {
-	p.cache.store(width, p.lines(width))
-	return len(p.cache.lines)
+	p.cache.store(width, p.rows(width))
+	return len(p.cache.rows)
 }
 
+// View fits the rows to the panel, wrapping long ones when the panel
+// has rows to spare.
 func (p *sessionPanel) View() string {
-	return strings.Join(p.clip(p.cache.take(p.common.Width, p.lines)), "\n")
-}
-func (p *sessionPanel) clip(lines []string) []string {
-	return lines[:min(len(lines), max(p.common.Height, 1))]
+	height := max(p.common.Height, 1)
+	lines := fitRows(p.cache.take(p.common.Width, p.rows), p.common.Width, height)
+	return strings.Join(lines[:min(len(lines), height)], "\n")
 }
 
-func (p *sessionPanel) lines(width int) []string {
+func (p *sessionPanel) rows(width int) []textRow {
 	st := p.common.Styles
 	now := p.common.Now()
 	e := p.event
@@ -85,14 +86,13 @@ func (p *sessionPanel) lines(width int) []string {
 	if extra == "" {
 		extra = "no trading consumer"
 	}
-	lines := []string{titleLine(st, p.Title(), p.focused, extra)}
+	rows := []textRow{fixedRow(titleLine(st, p.Title(), p.focused, extra))}
 
-	state := sessionBadge(st, e.State, p.seen)
-	flags := fmt.Sprintf("%s  %s  %s",
-		flag(st, "authenticated", e.Authenticated, true),
-		flag(st, "connected", e.Connected, true),
-		flag(st, "competing", e.Competing, false))
-	lines = append(lines, state+"  "+flags)
+	flags := textRow{indent: "  ", spans: []span{sessionBadge(st, e.State, p.seen)}}
+	flags.spans = append(flags.spans, flag(st, "authenticated", e.Authenticated, true)...)
+	flags.spans = append(flags.spans, flag(st, "connected", e.Connected, true)...)
+	flags.spans = append(flags.spans, flag(st, "competing", e.Competing, false)...)
+	rows = append(rows, flags)
 
 	account := e.Account
 	if account == "" {
@@ -102,17 +102,17 @@ func (p *sessionPanel) lines(width int) []string {
 	if !e.LSTExpires.IsZero() {
 		lst = "in " + common.Countdown(now, e.LSTExpires)
 	}
-	lines = append(lines,
-		fitPairs(st, width, pair{"account", account}, pair{"last tickle", common.Ago(now, e.LastTickle)}),
-		fitPairs(st, width, pair{"LST expires", lst}))
+	rows = append(rows,
+		fixedRow(fitPairs(st, width, pair{"account", account}, pair{"last tickle", common.Ago(now, e.LastTickle)})),
+		fixedRow(fitPairs(st, width, pair{"LST expires", lst})))
 
 	if e.Message != "" {
-		lines = append(lines, st.Muted.Render(common.Truncate(e.Message, width)))
+		rows = append(rows, styledRow(st.Muted, e.Message))
 	}
 	for _, r := range nextResets(now) {
-		lines = append(lines, p.resetLine(r, now, width))
+		rows = append(rows, fixedRow(p.resetLine(r, now, width)))
 	}
-	return lines
+	return rows
 }
 
 func (p *sessionPanel) resetLine(r resetWindow, now time.Time, width int) string {
@@ -141,9 +141,9 @@ func (p *sessionPanel) Summary(width int) string {
 	return p.common.Styles.Summary.Render(common.Truncate(text, width))
 }
 
-func sessionBadge(st *common.Styles, s ibclient.SessionState, seen bool) string {
+func sessionBadge(st *common.Styles, s ibclient.SessionState, seen bool) span {
 	if !seen {
-		return st.Muted.Render("NOT STARTED")
+		return span{"NOT STARTED", st.Muted}
 	}
 	tone := common.ToneInfo
 	switch s {
@@ -154,12 +154,12 @@ func sessionBadge(st *common.Styles, s ibclient.SessionState, seen bool) string 
 	case ibclient.SessionFailed, ibclient.SessionStopped:
 		tone = common.ToneBad
 	}
-	return st.ByTone(tone).Render(strings.ToUpper(s.String()))
+	return span{strings.ToUpper(s.String()), st.ByTone(tone)}
 }
 
-// flag renders "name yes" or "name no", toned by whether the value is the
-// healthy one.
-func flag(st *common.Styles, name string, value, healthy bool) string {
+// flag returns the spans of "  name yes" or "  name no", the word toned
+// by whether the value is the healthy one.
+func flag(st *common.Styles, name string, value, healthy bool) []span {
 	word := "no"
 	if value {
 		word = "yes"
@@ -168,7 +168,7 @@ func flag(st *common.Styles, name string, value, healthy bool) string {
 	if value != healthy {
 		tone = common.ToneBad
 	}
-	return st.Label.Render(name) + " " + st.ByTone(tone).Render(word)
+	return []span{{"  " + name + " ", st.Label}, {word, st.ByTone(tone)}}
 }
 
 // pair is a label and its value on one line.

@@ -183,11 +183,13 @@ func skipEscape(s string, i int) int {
 }
 
 // FitWidth pads or cuts styled text to exactly width cells. Cutting is
-// the fallback for a line a panel failed to shorten at a word boundary.
+// the fallback for a line a panel failed to shorten at a word boundary,
+// and ends the line with an ellipsis, so a cut never passes for the
+// whole text.
 func FitWidth(s string, width int) string {
 	w := Width(s)
 	if w > width {
-		s = ansi.Truncate(s, width, "")
+		s = ansi.Truncate(s, width, Ellipsis)
 		w = Width(s)
 	}
 	if w < width {

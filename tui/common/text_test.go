@@ -94,7 +94,7 @@ func TestFitWidthPadsAndCuts(t *testing.T) {
 	if got := FitWidth("abc", 5); got != "abc  " {
 		t.Errorf("FitWidth pad = %q", got)
 	}
-	if got := FitWidth("abcdef", 4); got != "abcd" {
+	if got := FitWidth("abcdef", 4); got != "abc…" {
 		t.Errorf("FitWidth cut = %q", got)
 	}
 }
