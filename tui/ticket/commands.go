@@ -118,22 +118,28 @@ func (m *Model) startPlace() tea.Cmd {
 	m.step = stepPlacing
 	m.status = ""
 	m.questions = make(chan questionMsg)
-	id, desk, plan, questions := m.id, m.desk, m.plan, m.questions
+	id, desk, plan, questions, gate, wait := m.id, m.desk, m.plan, m.questions, m.opts.Gate, m.opts.QuestionTimeout
 
 	place := func() tea.Msg {
+		// The gate is released here, not when the result reaches the
+		// model: a viewer whose program ended (an SSH session that
+		// dropped) would otherwise hold it for good.
+		defer gate.Release(plan.COID)
 		defer close(questions)
 		ask := func(ctx context.Context, q ibclient.Question) (bool, error) {
+			timeout := time.NewTimer(wait)
+			defer timeout.Stop()
 			reply := make(chan bool, 1)
 			select {
 			case questions <- questionMsg{ticket: id, question: q, reply: reply}:
-			case <-ctx.Done():
-				return false, ctx.Err()
+			case <-timeout.C:
+				return false, fmt.Errorf("IB's question %v was not answered within %s, so it was declined", q.MessageIDs, wait)
 			}
 			select {
 			case ok := <-reply:
 				return ok, nil
-			case <-ctx.Done():
-				return false, ctx.Err()
+			case <-timeout.C:
+				return false, fmt.Errorf("IB's question %v was not answered within %s, so it was declined", q.MessageIDs, wait)
 			}
 		}
 		placement, err := desk.Place(context.Background(), plan, ask, audit.AnsweredByUser)

@@ -107,6 +107,10 @@ type Options struct {
 	// StatusInterval is how often a placed order's legs are refreshed;
 	// 0 means 2 s.
 	StatusInterval time.Duration
+	// QuestionTimeout is how long one of IB's questions waits for the
+	// user before the ticket declines it, so that an abandoned ticket
+	// cannot hold the gate; 0 means 5 minutes.
+	QuestionTimeout time.Duration
 	// OnPlaced runs after IB accepted an order, to refresh other views.
 	OnPlaced func()
 }
@@ -165,6 +169,9 @@ func New(c common.Common, opts Options) *Model {
 	}
 	if opts.StatusInterval <= 0 {
 		opts.StatusInterval = 2 * time.Second
+	}
+	if opts.QuestionTimeout <= 0 {
+		opts.QuestionTimeout = 5 * time.Minute
 	}
 	in := withDefaults(opts.Defaults)
 	m := &Model{
@@ -438,8 +445,7 @@ func (m *Model) onPlaced(msg placedMsg) tea.Cmd {
 	if msg.ticket != m.id {
 		return nil
 	}
-	m.opts.Gate.Release(m.placing)
-	m.placing = ""
+	m.placing = "" // the placement released the gate when it ended
 	m.placement, m.placeErr = msg.placement, msg.err
 	m.step = stepResult
 	// A status from the placing step, such as the reminder to answer

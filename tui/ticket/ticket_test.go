@@ -558,3 +558,41 @@ func TestTicketTextsMatchScreen(t *testing.T) {
 		t.Errorf("reminder of the question stays on the result:\n%s", d.screen())
 	}
 }
+
+// TestTicketUnansweredQuestionFreesGate leaves IB's question on screen
+// and stops delivering messages, as when an SSH viewer drops: the
+// question is declined after QuestionTimeout and the gate is free again
+// without the model ever seeing the result.
+func TestTicketUnansweredQuestionFreesGate(t *testing.T) {
+	e := newSimEnv(t)
+	gate := &Gate{}
+	opts := e.options(gate)
+	opts.QuestionTimeout = 300 * time.Millisecond
+	d := newDriver(t, e, opts)
+	fillPut(t, d, e)
+	d.set(orderform.FieldStopLoss, "3x")
+	d.press("ctrl+s")
+	d.waitFor("the preview", func() bool { return d.m.step == stepPreview })
+	d.press("enter")
+	d.waitFor("a question", func() bool { return d.m.step == stepQuestion })
+	coid := d.m.plan.COID
+	if gate.Holder() != coid {
+		t.Fatalf("gate holder = %q while the question is open, want %q", gate.Holder(), coid)
+	}
+
+	deadline := time.Now().Add(20 * time.Second)
+	for gate.Holder() != "" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if gate.Holder() != "" {
+		t.Fatalf("gate still held by %q after the question timed out", gate.Holder())
+	}
+	if n := len(e.Server.Orders()); n != 0 {
+		t.Errorf("book has %d orders after an unanswered question", n)
+	}
+
+	d.waitFor("the result", func() bool { return d.m.step == stepResult })
+	if d.m.placement.Outcome != ibclient.OutcomeDeclined || d.m.placeErr == nil || !strings.Contains(d.m.placeErr.Error(), "not answered within") {
+		t.Errorf("outcome %v, err %v; want declined for want of an answer", d.m.placement.Outcome, d.m.placeErr)
+	}
+}

@@ -287,7 +287,9 @@ func (m *Model) placingLines(width int) []string {
 			lines = append(lines, "  "+l)
 		}
 	}
-	return append(lines, "", st.Warn.Render("y")+" confirm   "+st.Label.Render("n")+" decline (IB discards the order)")
+	return append(lines, "",
+		st.Warn.Render("y")+" confirm   "+st.Label.Render("n")+" decline (IB discards the order)",
+		st.Muted.Render("Without an answer within "+common.Duration(m.opts.QuestionTimeout)+", the ticket declines it."))
 }
 
 // resultLines shows the outcome and the live status of each leg.
