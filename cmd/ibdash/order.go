@@ -44,7 +44,7 @@ var orderRequestTimeout = 30 * time.Second
 const demoAuditLog = "demo-orders.jsonl"
 
 // stdinIsTerminal reports whether r is an interactive terminal, the only
-// place ibdash asks for confirmations. Tests replace it.
+// place ibdash prompts for confirmations. Tests replace it.
 var stdinIsTerminal = func(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
@@ -170,7 +170,7 @@ func (r *orderRun) run(ctx context.Context, cfg *config.Config, maxQuantity int)
 	return r.trade(ctx, desk)
 }
 
-// trade prepares, previews and, unless told otherwise, places the order.
+// trade prepares, previews and, unless --preview-only is set, places the order.
 func (r *orderRun) trade(ctx context.Context, desk *orderform.Desk) int {
 	plan, err := desk.Prepare(ctx, r.opts.in)
 	if err != nil {
