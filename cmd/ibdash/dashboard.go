@@ -333,11 +333,10 @@ func (d *dashboard) startWatchdog(ctx context.Context, opts gateway.Options) {
 	d.goRun(func() { _ = w.Run(ctx) })
 }
 
-// startOrders refreshes the orders panel while the session is up, and
-// soon after a cancel or a placement. Each request starts at least
-// ordersInterval after the previous one ended: a ticker would let a
-// request delayed by the client's global rate limit land less than 5 s
-// before the next one, which IB answers with 429 and a penalty.
+// startOrders refreshes the orders panel every ordersInterval while the
+// session is up, and soon after a cancel or a placement. The client's
+// rate limiter spaces the requests by IB's limit of one per 5 s, so an
+// early refresh waits there rather than earning a 429.
 func (d *dashboard) startOrders(ctx context.Context) {
 	if d.session == nil {
 		return
@@ -345,27 +344,20 @@ func (d *dashboard) startOrders(ctx context.Context) {
 	d.refresh = make(chan struct{}, 1)
 	client := d.session.Client()
 	d.goRun(func() {
-		timer := time.NewTimer(ordersInterval)
-		defer timer.Stop()
-		var lastEnd time.Time
+		ticker := time.NewTicker(ordersInterval)
+		defer ticker.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-timer.C:
+			case <-ticker.C:
 			case <-d.refresh:
-				if wait := time.Until(lastEnd.Add(ordersInterval)); wait > 0 {
-					timer.Reset(wait)
-					continue
-				}
 			}
-			timer.Reset(ordersInterval)
 			if d.session.State().State != ibclient.SessionReady {
 				continue
 			}
+
 			live, err := client.LiveOrders(ctx, d.session.Account())
-			lastEnd = time.Now()
-			timer.Reset(ordersInterval)
 			if ctx.Err() != nil {
 				return
 			}
