@@ -80,7 +80,7 @@ func legOf(role string, o ibclient.LiveOrder) Leg {
 }
 
 // describeLive describes an order as IB does, after its contract when IB
-// names it, so that two orders on different strikes can be told apart.
+// names it, so that two orders on different strikes look different.
 func describeLive(o ibclient.LiveOrder) string {
 	text := o.Description
 	if text == "" {

@@ -16,7 +16,7 @@ import (
 // checks it again.
 const deskPoll = 250 * time.Millisecond
 
-// orderDesk is what the dashboard's tickets share: the audit log that
+// orderDesk is the state the dashboard's tickets share: the audit log that
 // the trading session's traffic goes through, the order limits of the
 // config, and the gate that lets one placement run at a time.
 type orderDesk struct {
@@ -77,7 +77,7 @@ func (d *dashboard) desk(ctx context.Context) (*orderform.Desk, error) {
 	}, nil
 }
 
-// refreshOrders asks the orders panel for an early refresh.
+// refreshOrders requests an early refresh of the orders panel.
 func (d *dashboard) refreshOrders() {
 	if d.refresh == nil {
 		return

@@ -237,7 +237,7 @@ func (r *orderRun) confirm(prompt string) (bool, error) {
 	line, err := r.input.ReadString('\n')
 	if err != nil && line == "" {
 		fmt.Fprintln(r.out)
-		return false, fmt.Errorf("no answer (%v); taken as no", err)
+		return false, fmt.Errorf("reading the reply failed (%v), so it counts as no", err)
 	}
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":

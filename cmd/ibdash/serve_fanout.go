@@ -119,7 +119,7 @@ func (q *viewerQueue) run() {
 	}
 }
 
-// replayState is what a new viewer needs to draw the current dashboard:
+// replayState is the state a new viewer needs to draw the current dashboard:
 // the latest message of each source, per consumer key for the key
 // statuses, and the last few errors. Each panel of tui.Model shows only
 // the latest value it was sent, so the replay rebuilds the screen of a

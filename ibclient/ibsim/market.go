@@ -106,7 +106,7 @@ func newMarket(seed uint64, price float64, now time.Time) *market {
 
 // list lists the chain once, at start-up.
 // NOTE: expiries are never added later, so a simulator that runs for
-// weeks sees its chain thin out as expiries pass; restart it to relist.
+// weeks lists fewer expiries as they pass; restart it to relist.
 func (m *market) list(seed uint64, now time.Time) {
 	today := now.In(newYork)
 	start := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, newYork)

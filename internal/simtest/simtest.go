@@ -1,7 +1,7 @@
 // Package simtest starts the IB Web API simulator for tests of the
-// packages above ibclient: a simulator over real HTTP on 127.0.0.1 with
-// the demo consumers, a brokerage session of the trading consumer whose
-// traffic goes through an audit log, and an order desk on that session.
+// packages above ibclient. It serves real HTTP on 127.0.0.1 with the demo
+// consumers. The trading consumer gets a brokerage session whose traffic
+// goes through an audit log, and an order desk on that session.
 package simtest
 
 import (

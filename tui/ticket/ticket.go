@@ -215,7 +215,7 @@ func (m *Model) SetSize(width, height int) { m.common.SetSize(width, height) }
 // could leave it in a state the user has not seen.
 func (m *Model) Busy() bool { return m.step == stepPlacing || m.step == stepQuestion }
 
-// BusyReason says what quitting now would interrupt. While a question
+// BusyReason describes what quitting now would interrupt. While a question
 // is open nothing is placed yet, because IB submits the order only once
 // every question is confirmed; while waiting, the order may be placed.
 func (m *Model) BusyReason() string {
@@ -464,7 +464,7 @@ func (m *Model) onPlaced(msg placedMsg) tea.Cmd {
 	return nil
 }
 
-// announcePlaced tells the dashboard which orders IB accepted, so its
+// announcePlaced sends the dashboard the orders IB accepted, so its
 // orders panel shows them before its next refresh.
 func (m *Model) announcePlaced() tea.Cmd {
 	ids := orderform.OrderIDs(m.placement)
